@@ -1,0 +1,92 @@
+// Package sql embeds every SQL statement pulse runs, one folder per dialect
+// (duckdb/ for the embedded store, clickhouse/ for the production path).
+// Go code only binds parameters to these files; it never builds SQL text.
+package sql
+
+import (
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strings"
+)
+
+//go:embed duckdb all:clickhouse
+var files embed.FS
+
+// Dialect names a folder of statements.
+type Dialect string
+
+const (
+	DuckDB     Dialect = "duckdb"
+	ClickHouse Dialect = "clickhouse"
+)
+
+// Statement returns the SQL in dialect/name (name without .sql, may contain
+// a folder, e.g. "ingest/insert_events"). A missing file is a programming
+// error, so it panics; tests load every name used.
+func Statement(d Dialect, name string) string {
+	data, err := files.ReadFile(string(d) + "/" + name + ".sql")
+	if err != nil {
+		panic(fmt.Sprintf("sql: no statement %s/%s: %v", d, name, err))
+	}
+	return string(data)
+}
+
+// File is one embedded statement file.
+type File struct {
+	Name string // path below the dialect folder, without .sql
+	SQL  string
+}
+
+// Folder lists the .sql files in dialect/dir in name order (migrations are
+// numbered so that name order is apply order).
+func Folder(d Dialect, dir string) ([]File, error) {
+	root := string(d) + "/" + dir
+	entries, err := fs.ReadDir(files, root)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sql: read %s: %w", root, err)
+	}
+	var out []File
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".sql") {
+			continue
+		}
+		data, err := files.ReadFile(root + "/" + e.Name())
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, File{Name: dir + "/" + strings.TrimSuffix(e.Name(), ".sql"), SQL: string(data)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// SplitStatements splits a file holding several statements on semicolons
+// at line ends. Statement files keep semicolons out of literals for this.
+func SplitStatements(text string) []string {
+	var out []string
+	var cur strings.Builder
+	for _, line := range strings.Split(text, "\n") {
+		trimmed := strings.TrimSpace(line)
+		if strings.HasPrefix(trimmed, "--") && cur.Len() == 0 {
+			continue
+		}
+		cur.WriteString(line)
+		cur.WriteString("\n")
+		if strings.HasSuffix(trimmed, ";") {
+			if stmt := strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(cur.String()), ";")); stmt != "" {
+				out = append(out, stmt)
+			}
+			cur.Reset()
+		}
+	}
+	if stmt := strings.TrimSpace(cur.String()); stmt != "" {
+		out = append(out, stmt)
+	}
+	return out
+}

@@ -1,0 +1,286 @@
+// Package store is the embedded store: a DuckDB file holding events and
+// their rollups, so that pulse runs on one machine with no servers.
+package store
+
+import (
+	"context"
+	dbsql "database/sql"
+	"database/sql/driver"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/duckdb/duckdb-go/v2"
+	"github.com/google/uuid"
+
+	"github.com/pulse-analytics/pulse/ingest"
+	sqlfiles "github.com/pulse-analytics/pulse/sql"
+)
+
+// DefaultPath is the embedded store file used when --data is not given.
+const DefaultPath = "pulse.db"
+
+// Options configure how the DuckDB file is opened.
+type Options struct {
+	Path string
+	// MemoryLimit caps DuckDB's buffer manager (e.g. "256MB"); the process
+	// RSS stays bounded whatever the file size. Default 256MB.
+	MemoryLimit string
+	// Threads for DuckDB's own work (default 2: the machine's cores).
+	Threads int
+	// ReadOnly opens the file for queries only; it also lets several
+	// readers share the file.
+	ReadOnly bool
+}
+
+// Store is an open embedded store.
+type Store struct {
+	DB   *dbsql.DB
+	path string
+
+	// writeMu serialises Insert: the writer connection, its scratch table
+	// and appenders belong to one goroutine at a time.
+	writeMu sync.Mutex
+	writer  *writer
+}
+
+// writer is the connection that inserts, with its two appenders: one for
+// the batch's keys (scratch table), one straight into events.
+type writer struct {
+	conn   *dbsql.Conn
+	keys   *duckdb.Appender
+	events *duckdb.Appender
+}
+
+// Open opens (creating if needed) the store file and, unless read-only,
+// brings its schema up to date.
+func Open(ctx context.Context, opts Options) (*Store, error) {
+	if opts.Path == "" {
+		opts.Path = DefaultPath
+	}
+	if opts.MemoryLimit == "" {
+		opts.MemoryLimit = "256MB"
+	}
+	if opts.Threads == 0 {
+		opts.Threads = 2
+	}
+	params := url.Values{}
+	params.Set("memory_limit", opts.MemoryLimit)
+	params.Set("threads", fmt.Sprint(opts.Threads))
+	if opts.ReadOnly {
+		params.Set("access_mode", "READ_ONLY")
+	}
+	db, err := dbsql.Open("duckdb", opts.Path+"?"+params.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open embedded store %s: %w", opts.Path, err)
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, explainOpenError(opts.Path, err)
+	}
+	st := &Store{DB: db, path: opts.Path}
+	if !opts.ReadOnly {
+		if _, err := Migrate(ctx, db); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
+	return st, nil
+}
+
+// explainOpenError turns DuckDB's lock conflict into advice: the file
+// belongs to one writing process at a time.
+func explainOpenError(path string, err error) error {
+	if strings.Contains(err.Error(), "Conflicting lock") || strings.Contains(err.Error(), "lock on file") {
+		return fmt.Errorf("embedded store %s is in use by another pulse process (only one process can write it; stop it or point --data elsewhere): %w", path, err)
+	}
+	return fmt.Errorf("open embedded store %s: %w", path, err)
+}
+
+// Path is the file the store lives in.
+func (s *Store) Path() string { return s.path }
+
+// Close releases the writer connection and checkpoints the file.
+func (s *Store) Close() error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	var errs []error
+	if w := s.writer; w != nil {
+		errs = append(errs, w.keys.Close(), w.events.Close(), w.conn.Close())
+		s.writer = nil
+	}
+	errs = append(errs, s.DB.Close())
+	return errors.Join(errs...)
+}
+
+// Insert stores events in one transaction and returns how many were new:
+// events already stored (same tenant_id, event_id and ts), or repeated in
+// the slice, are skipped. The rollups are updated in the same transaction,
+// so they never disagree with the events table.
+func (s *Store) Insert(ctx context.Context, events []ingest.Event) (int, error) {
+	if len(events) == 0 {
+		return 0, nil
+	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	if s.writer == nil {
+		w, err := newWriter(ctx, s.DB)
+		if err != nil {
+			return 0, err
+		}
+		s.writer = w
+	}
+	inserted, err := s.writer.insert(ctx, events)
+	// The scratch table must be empty for the next batch whatever happened.
+	if _, clearErr := s.writer.conn.ExecContext(context.WithoutCancel(ctx), stmt("ingest/clear_batch")); clearErr != nil {
+		err = errors.Join(err, fmt.Errorf("clear batch keys: %w", clearErr))
+	}
+	return inserted, err
+}
+
+func stmt(name string) string { return sqlfiles.Statement(sqlfiles.DuckDB, name) }
+
+func newWriter(ctx context.Context, db *dbsql.DB) (*writer, error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("embedded store writer connection: %w", err)
+	}
+	if _, err := conn.ExecContext(ctx, stmt("ingest/batch_keys")); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("create batch_keys: %w", err)
+	}
+	w := &writer{conn: conn}
+	err = conn.Raw(func(dc any) error {
+		var err error
+		if w.keys, err = duckdb.NewAppender(dc.(driver.Conn), "temp", "main", "batch_keys"); err != nil {
+			return err
+		}
+		w.events, err = duckdb.NewAppender(dc.(driver.Conn), "", "main", "events")
+		return err
+	})
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("create appenders: %w", err)
+	}
+	return w, nil
+}
+
+type eventKey struct {
+	tenant string
+	id     uuid.UUID
+	ts     int64
+}
+
+func (w *writer) insert(ctx context.Context, events []ingest.Event) (int, error) {
+	ids := make([]uuid.UUID, len(events))
+	keep := make([]bool, len(events))
+	seen := make(map[eventKey]struct{}, len(events))
+	minTS, maxTS := events[0].TS, events[0].TS
+	for i := range events {
+		ev := &events[i]
+		id, err := uuid.Parse(ev.EventID)
+		if err != nil {
+			return 0, fmt.Errorf("event %d: event_id %q is not a UUID: %w", i, ev.EventID, err)
+		}
+		ids[i] = id
+		key := eventKey{ev.TenantID, id, ev.TS.UnixMilli()}
+		if _, dup := seen[key]; dup {
+			continue
+		}
+		seen[key] = struct{}{}
+		keep[i] = true
+		if ev.TS.Before(minTS) {
+			minTS = ev.TS
+		}
+		if ev.TS.After(maxTS) {
+			maxTS = ev.TS
+		}
+		if err := w.keys.AppendRow(int32(i), ev.TenantID, duckdb.UUID(id), ev.TS.UTC(), ev.UserID, ev.Event); err != nil {
+			return 0, errors.Join(fmt.Errorf("stage event %d: %w", i, err), w.keys.Clear())
+		}
+	}
+	if err := w.keys.Flush(); err != nil {
+		return 0, fmt.Errorf("stage batch keys: %w", err)
+	}
+	if err := w.dropStored(ctx, keep, minTS.UTC(), maxTS.UTC()); err != nil {
+		return 0, err
+	}
+
+	if _, err := w.conn.ExecContext(ctx, stmt("ingest/begin")); err != nil {
+		return 0, fmt.Errorf("begin: %w", err)
+	}
+	inserted, err := w.appendAndCommit(ctx, events, ids, keep)
+	if err != nil {
+		w.events.Clear()
+		if _, rbErr := w.conn.ExecContext(context.WithoutCancel(ctx), stmt("ingest/rollback")); rbErr != nil {
+			err = errors.Join(err, fmt.Errorf("rollback: %w", rbErr))
+		}
+		return 0, err
+	}
+	return inserted, nil
+}
+
+// dropStored unmarks events that the store already holds.
+func (w *writer) dropStored(ctx context.Context, keep []bool, minTS, maxTS time.Time) error {
+	rows, err := w.conn.QueryContext(ctx, stmt("ingest/drop_stored"), minTS, maxTS)
+	if err != nil {
+		return fmt.Errorf("check duplicates: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var idx int
+		if err := rows.Scan(&idx); err != nil {
+			return err
+		}
+		keep[idx] = false
+	}
+	return rows.Err()
+}
+
+func (w *writer) appendAndCommit(ctx context.Context, events []ingest.Event, ids []uuid.UUID, keep []bool) (int, error) {
+	ingestedAt := time.Now().UTC()
+	inserted := 0
+	for i := range events {
+		if !keep[i] {
+			continue
+		}
+		ev := &events[i]
+		err := w.events.AppendRow(ev.TenantID, ev.TS.UTC(), ev.Event, ev.UserID, ev.SessionID, duckdb.UUID(ids[i]),
+			int32(ev.EventVersion), json.RawMessage(orEmpty(ev.Properties)), json.RawMessage(orEmpty(ev.Context)), ingestedAt)
+		if err != nil {
+			return 0, fmt.Errorf("append event %d: %w", i, err)
+		}
+		inserted++
+	}
+	if err := w.events.Flush(); err != nil {
+		return 0, fmt.Errorf("append events: %w", err)
+	}
+	rollups, err := sqlfiles.Folder(sqlfiles.DuckDB, "ingest/rollups")
+	if err != nil {
+		return 0, err
+	}
+	for _, f := range rollups {
+		for _, stmt := range sqlfiles.SplitStatements(f.SQL) {
+			if _, err := w.conn.ExecContext(ctx, stmt); err != nil {
+				return 0, fmt.Errorf("update rollup %s: %w", f.Name, err)
+			}
+		}
+	}
+	// A batch belongs to many requests: once appended, commit even if the
+	// caller's context ends.
+	if _, err := w.conn.ExecContext(context.WithoutCancel(ctx), stmt("ingest/commit")); err != nil {
+		return 0, fmt.Errorf("commit: %w", err)
+	}
+	return inserted, nil
+}
+
+func orEmpty(raw []byte) []byte {
+	if len(raw) == 0 {
+		return []byte("{}")
+	}
+	return raw
+}
