@@ -91,7 +91,11 @@ func (c *Contract) Decode(raw []byte) (Event, *FieldError) {
 		return ev, fieldErr(RootField, "malformed JSON: %v", err)
 	}
 	if unknown := unknownFields(fields); len(unknown) > 0 {
-		return ev, fieldErr(unknown[0], "unknown field %s (allowed: event, user_id, tenant_id, session_id, ts, event_version, properties, context, event_id)", strings.Join(quoteAll(unknown), ", "))
+		field := unknown[0]
+		if field == "" {
+			field = RootField
+		}
+		return ev, fieldErr(field, "unknown field %s (allowed: event, user_id, tenant_id, session_id, ts, event_version, properties, context, event_id)", strings.Join(quoteAll(unknown), ", "))
 	}
 
 	var fe *FieldError

@@ -116,10 +116,22 @@ func (g *Gateway) Handler() http.Handler {
 	mux.Handle("GET /readyz", g.instrument("/readyz", http.HandlerFunc(g.readyz)))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g.gatherer, promhttp.HandlerOpts{}))
 	mux.Handle("/", g.instrument("other", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The catch-all also sees known paths called with the wrong method.
+		if allow, known := allowedMethods[r.URL.Path]; known {
+			w.Header().Set("Allow", allow)
+			writeResponse(w, http.StatusMethodNotAllowed, Response{Error: &APIError{Code: "method_not_allowed",
+				Message: fmt.Sprintf("%s takes %s, not %s", r.URL.Path, allow, r.Method)}})
+			return
+		}
 		writeResponse(w, http.StatusNotFound, Response{Error: &APIError{Code: "not_found",
 			Message: fmt.Sprintf("no route %s %s; events go to POST /v1/events, /v1/batch or /events", r.Method, r.URL.Path)}})
 	})))
 	return mux
+}
+
+var allowedMethods = map[string]string{
+	"/v1/events": "POST", "/v1/batch": "POST", "/events": "POST",
+	"/healthz": "GET, HEAD", "/readyz": "GET, HEAD", "/metrics": "GET, HEAD",
 }
 
 // Drain marks the gateway as shutting down: /readyz fails so load

@@ -1,0 +1,1 @@
+INSERT INTO {{database}}.schema_migrations (version, name, checksum) VALUES (?, ?, ?);

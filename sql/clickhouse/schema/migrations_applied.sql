@@ -1,0 +1,1 @@
+SELECT version, name, checksum FROM {{database}}.schema_migrations FINAL ORDER BY version;

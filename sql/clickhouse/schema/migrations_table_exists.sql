@@ -1,0 +1,1 @@
+SELECT count() FROM system.tables WHERE database = ? AND name = 'schema_migrations';

@@ -1,0 +1,15 @@
+-- Add to user_days the (tenant, day, user) keys of the batch's new events
+-- that it does not hold yet. Only rows of the batch's own days are
+-- compared, so the cost follows the batch, not the table.
+INSERT INTO user_days
+SELECT DISTINCT k.tenant_id, CAST(k.ts AS DATE) AS day, k.user_id
+FROM batch_keys k
+WHERE NOT EXISTS (
+    SELECT 1
+    FROM user_days r
+    WHERE r.day BETWEEN (SELECT CAST(min(ts) AS DATE) FROM batch_keys)
+                    AND (SELECT CAST(max(ts) AS DATE) FROM batch_keys)
+      AND r.day = CAST(k.ts AS DATE)
+      AND r.tenant_id = k.tenant_id
+      AND r.user_id = k.user_id
+);
