@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"strings"
 	"time"
 
@@ -23,6 +25,7 @@ type ingestOptions struct {
 	topic       string
 	partitions  int32
 	memoryLimit string
+	pprofListen string
 
 	contract ingest.Contract
 	gateway  ingest.GatewayConfig
@@ -71,6 +74,7 @@ the file.`,
 	f.StringSliceVar(&opts.brokers, "brokers", nil, "Kafka/Redpanda seed brokers host:port,... (instead of the embedded store)")
 	f.StringVar(&opts.topic, "topic", ingest.DefaultKafkaTopic, "Kafka topic for events (with --brokers)")
 	f.Int32Var(&opts.partitions, "partitions", 6, "partitions when the gateway creates a missing topic (with --brokers); match ClickHouse kafka_num_consumers")
+	f.StringVar(&opts.pprofListen, "pprof-listen", "", "serve Go's /debug/pprof profiles on this separate address (e.g. 127.0.0.1:6060); off by default")
 	f.StringVar(&opts.memoryLimit, "memory-limit", "256MB", "DuckDB memory limit for the embedded store")
 
 	f.IntVar(&opts.contract.MaxEventBytes, "max-event-bytes", ingest.DefaultMaxEventBytes, "largest accepted event, in bytes of JSON")
@@ -124,6 +128,9 @@ func ingestRun(ctx context.Context, opts *ingestOptions, streams Streams) error 
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := ingest.NewMetrics(reg)
 
+	if opts.pprofListen != "" {
+		go servePprof(opts.pprofListen)
+	}
 	sink, closeStore, err := openSink(ctx, opts, metrics)
 	if err != nil {
 		return err
@@ -175,4 +182,16 @@ func openSink(ctx context.Context, opts *ingestOptions, metrics *ingest.Metrics)
 		}
 	}
 	return store.NewSink(st, opts.sink, metrics), closeStore, nil
+}
+
+// servePprof exposes profiles on their own address so they never share
+// the public port.
+func servePprof(addr string) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	if err := http.ListenAndServe(addr, mux); err != nil {
+		slog.Error("pprof listener", "addr", addr, "err", err)
+	}
 }

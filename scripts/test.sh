@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs every test of pulse against real engines: installs (pinned, cached)
+# and starts Apache Kafka and the chDB ClickHouse adapter on 127.0.0.1,
+# runs `go test ./...` with them, and stops them whatever happens.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+readonly KAFKA_PORT="${PULSE_TEST_KAFKA_PORT:-19092}"
+
+log() { echo "test.sh: $*" >&2; }
+
+cleanup() {
+	scripts/kafka.sh stop "$KAFKA_PORT" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+log "installing test engines (cached after the first run)"
+scripts/kafka.sh install
+scripts/kafka.sh start "$KAFKA_PORT" >/dev/null
+export PULSE_TEST_KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT"
+
+log "go test ./... (Kafka at $PULSE_TEST_KAFKA_BROKERS)"
+if ! go test -count=1 -timeout 25m ./... 2>&1 | tee /tmp/pulse-go-test.log; then
+	log "go test failed (full log: /tmp/pulse-go-test.log)"
+	exit 1
+fi
+log "all packages passed"
