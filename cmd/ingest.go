@@ -94,7 +94,7 @@ the file.`,
 	f.IntVar(&opts.sink.MaxBufferedEvents, "max-buffered-events", 50_000, "events queued for the sink before requests get 503")
 
 	f.DurationVar(&opts.kafka.Linger, "kafka-linger", ingest.DefaultKafkaLinger, "Kafka producer linger (with --brokers)")
-	f.StringVar(&opts.kafka.Compression, "kafka-compression", ingest.DefaultKafkaCompression, "Kafka batch compression: "+strings.Join(ingest.KafkaCompressions, ", "))
+	f.StringVar(&opts.kafka.Compression, "kafka-compression", ingest.DefaultKafkaCompression, "Kafka batch compression: "+ingest.KafkaCompressions)
 	f.IntVar(&opts.kafka.MaxBufferedRecords, "kafka-max-buffered", ingest.DefaultKafkaMaxBufferedRecords, "Kafka records buffered before requests get 503")
 	for _, name := range []string{"listen", "data", "brokers", "topic", "tenant-rate", "ip-rate", "max-batch-events", "flush-interval"} {
 		flag := f.Lookup(name)

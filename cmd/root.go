@@ -56,6 +56,7 @@ func newRootCmd(streams Streams) *cobra.Command {
 	})
 	root.AddCommand(
 		newIngestCmd(streams),
+		newGenCmd(streams),
 	)
 	return root
 }
