@@ -57,6 +57,7 @@ func newRootCmd(streams Streams) *cobra.Command {
 	root.AddCommand(
 		newIngestCmd(streams),
 		newGenCmd(streams),
+		newSchemaCmd(streams),
 	)
 	return root
 }

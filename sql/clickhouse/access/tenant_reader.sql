@@ -11,5 +11,5 @@ GRANT {{database}}_tenant TO {{tenant_user}};
 
 ALTER USER {{tenant_user}} DEFAULT ROLE {{database}}_tenant;
 
-CREATE ROW POLICY OR REPLACE {{tenant_user}} ON {{database}}.events, {{database}}.daily_active_users, {{database}}.daily_event_counts
+CREATE ROW POLICY OR REPLACE {{tenant_user}} ON {{database}}.events, {{database}}.daily_active_users, {{database}}.daily_event_counts, {{database}}.user_days, {{database}}.user_event_days
     AS PERMISSIVE FOR SELECT USING tenant_id = @tenant TO {{tenant_user}};

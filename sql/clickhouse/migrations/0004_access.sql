@@ -27,8 +27,12 @@ GRANT SELECT ON {{database}}.daily_active_users TO {{database}}_tenant;
 
 GRANT SELECT ON {{database}}.daily_event_counts TO {{database}}_tenant;
 
-CREATE ROW POLICY IF NOT EXISTS {{database}}_all_rows ON {{database}}.events, {{database}}.daily_active_users, {{database}}.daily_event_counts
+GRANT SELECT ON {{database}}.user_days TO {{database}}_tenant;
+
+GRANT SELECT ON {{database}}.user_event_days TO {{database}}_tenant;
+
+CREATE ROW POLICY IF NOT EXISTS {{database}}_all_rows ON {{database}}.events, {{database}}.daily_active_users, {{database}}.daily_event_counts, {{database}}.user_days, {{database}}.user_event_days
     AS PERMISSIVE FOR SELECT USING 1 TO ALL EXCEPT {{database}}_tenant;
 
-CREATE ROW POLICY IF NOT EXISTS {{database}}_tenant_none ON {{database}}.events, {{database}}.daily_active_users, {{database}}.daily_event_counts
+CREATE ROW POLICY IF NOT EXISTS {{database}}_tenant_none ON {{database}}.events, {{database}}.daily_active_users, {{database}}.daily_event_counts, {{database}}.user_days, {{database}}.user_event_days
     AS PERMISSIVE FOR SELECT USING 0 TO {{database}}_tenant;
