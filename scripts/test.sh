@@ -9,17 +9,23 @@ readonly KAFKA_PORT="${PULSE_TEST_KAFKA_PORT:-19092}"
 
 log() { echo "test.sh: $*" >&2; }
 
+readonly CHDB_PORT="${PULSE_TEST_CHDB_PORT:-18123}"
+
 cleanup() {
 	scripts/kafka.sh stop "$KAFKA_PORT" >/dev/null 2>&1 || true
+	scripts/chdb.sh stop "$CHDB_PORT" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 
 log "installing test engines (cached after the first run)"
 scripts/kafka.sh install
+scripts/chdb.sh install
 scripts/kafka.sh start "$KAFKA_PORT" >/dev/null
 export PULSE_TEST_KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT"
+PULSE_TEST_CLICKHOUSE_DSN="$(scripts/chdb.sh start "$CHDB_PORT")"
+export PULSE_TEST_CLICKHOUSE_DSN
 
-log "go test ./... (Kafka at $PULSE_TEST_KAFKA_BROKERS)"
+log "go test ./... (Kafka at $PULSE_TEST_KAFKA_BROKERS, ClickHouse engine at $PULSE_TEST_CLICKHOUSE_DSN)"
 if ! go test -count=1 -timeout 25m ./... 2>&1 | tee /tmp/pulse-go-test.log; then
 	log "go test failed (full log: /tmp/pulse-go-test.log)"
 	exit 1

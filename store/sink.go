@@ -23,6 +23,10 @@ type SinkConfig struct {
 	// MaxBufferedEvents bounds the queue; beyond it Store returns
 	// ingest.ErrBackpressure at once (default 200,000).
 	MaxBufferedEvents int
+	// RollupInterval is how often the writer adds newly committed events to
+	// the rollups, between flushes (default 1s). Queries see rollups at most
+	// this much behind the events.
+	RollupInterval time.Duration
 }
 
 func (c *SinkConfig) withDefaults() {
@@ -34,6 +38,9 @@ func (c *SinkConfig) withDefaults() {
 	}
 	if c.MaxBufferedEvents == 0 {
 		c.MaxBufferedEvents = 200_000
+	}
+	if c.RollupInterval == 0 {
+		c.RollupInterval = time.Second
 	}
 }
 
@@ -63,7 +70,7 @@ type pendingWrite struct {
 func NewSink(st *Store, cfg SinkConfig, m *ingest.Metrics) *Sink {
 	cfg.withDefaults()
 	s := &Sink{
-		store: st, cfg: cfg, metrics: m, insert: st.Insert,
+		store: st, cfg: cfg, metrics: m, insert: st.insertEvents,
 		wake: make(chan struct{}, 1), done: make(chan struct{}),
 	}
 	go s.run()
@@ -139,8 +146,24 @@ func (s *Sink) Close() error {
 
 func (s *Sink) run() {
 	defer close(s.done)
+	// Catch up on events a crash left out of the rollups, and fold in the
+	// last flushes on the way out.
+	s.refreshRollups()
+	defer s.refreshRollups()
+	ticker := time.NewTicker(s.cfg.RollupInterval)
+	defer ticker.Stop()
+	dirty := false
 	for {
-		<-s.wake
+		select {
+		case <-s.wake:
+		case <-ticker.C:
+			if dirty {
+				s.refreshRollups()
+				dirty = false
+			}
+			continue
+		}
+		dirty = true
 		s.mu.Lock()
 		if s.buffered < s.cfg.FlushEvents && !s.closed {
 			// Linger so that concurrent requests share this commit.
@@ -174,6 +197,13 @@ func (s *Sink) takeLocked() []*pendingWrite {
 	s.buffered -= events
 	s.metrics.BufferDepth.Set(float64(s.buffered))
 	return batch
+}
+
+func (s *Sink) refreshRollups() {
+	if err := s.store.RefreshRollups(context.Background()); err != nil {
+		// Events stay committed; the next refresh picks them up.
+		slog.Error("refresh rollups", "err", err)
+	}
 }
 
 func (s *Sink) flush(batch []*pendingWrite) {

@@ -54,6 +54,9 @@ type writer struct {
 	conn   *dbsql.Conn
 	keys   *duckdb.Appender
 	events *duckdb.Appender
+	// lastIngestedAt makes ingested_at strictly increase from commit to
+	// commit, even if the clock steps back: the rollup refresh relies on it.
+	lastIngestedAt time.Time
 }
 
 // Open opens (creating if needed) the store file and, unless read-only,
@@ -117,29 +120,91 @@ func (s *Store) Close() error {
 	return errors.Join(errs...)
 }
 
-// Insert stores events in one transaction and returns how many were new:
-// events already stored (same tenant_id, event_id and ts), or repeated in
-// the slice, are skipped. The rollups are updated in the same transaction,
-// so they never disagree with the events table.
+// Insert stores events and brings the rollups up to date before it
+// returns. It skips events already stored (same tenant_id, event_id and ts)
+// and events repeated in the slice, and returns how many were new.
 func (s *Store) Insert(ctx context.Context, events []ingest.Event) (int, error) {
+	inserted, err := s.insertEvents(ctx, events)
+	if err != nil {
+		return 0, err
+	}
+	return inserted, s.RefreshRollups(ctx)
+}
+
+// insertEvents commits events in one transaction, without touching the
+// rollups: the gateway's sink refreshes those on its own schedule so that
+// acknowledgements do not wait for them.
+func (s *Store) insertEvents(ctx context.Context, events []ingest.Event) (int, error) {
 	if len(events) == 0 {
 		return 0, nil
 	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	if s.writer == nil {
-		w, err := newWriter(ctx, s.DB)
-		if err != nil {
-			return 0, err
-		}
-		s.writer = w
+	w, err := s.writerLocked(ctx)
+	if err != nil {
+		return 0, err
 	}
-	inserted, err := s.writer.insert(ctx, events)
+	inserted, err := w.insert(ctx, events)
 	// The scratch table must be empty for the next batch whatever happened.
-	if _, clearErr := s.writer.conn.ExecContext(context.WithoutCancel(ctx), stmt("ingest/clear_batch")); clearErr != nil {
+	if _, clearErr := w.conn.ExecContext(context.WithoutCancel(ctx), stmt("ingest/clear_batch")); clearErr != nil {
 		err = errors.Join(err, fmt.Errorf("clear batch keys: %w", clearErr))
 	}
 	return inserted, err
+}
+
+func (s *Store) writerLocked(ctx context.Context) (*writer, error) {
+	if s.writer == nil {
+		w, err := newWriter(ctx, s.DB)
+		if err != nil {
+			return nil, err
+		}
+		s.writer = w
+	}
+	return s.writer, nil
+}
+
+// RefreshRollups adds the events committed since the last refresh to the
+// rollups, in one transaction that also advances the watermark, so a crash
+// at any point neither loses nor repeats a refresh.
+func (s *Store) RefreshRollups(ctx context.Context) error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	w, err := s.writerLocked(ctx)
+	if err != nil {
+		return err
+	}
+	var from time.Time
+	var through, firstDay, lastDay dbsql.NullTime
+	if err := w.conn.QueryRowContext(ctx, stmt("rollups/watermark")).Scan(&from); err != nil {
+		return fmt.Errorf("read rollup watermark: %w", err)
+	}
+	if err := w.conn.QueryRowContext(ctx, stmt("rollups/pending"), from).Scan(&through, &firstDay, &lastDay); err != nil {
+		return fmt.Errorf("read events pending for the rollups: %w", err)
+	}
+	if !through.Valid {
+		return nil
+	}
+	tx, err := w.conn.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin rollup refresh: %w", err)
+	}
+	defer tx.Rollback()
+	refresh, err := sqlfiles.Folder(sqlfiles.DuckDB, "rollups/refresh")
+	if err != nil {
+		return err
+	}
+	for _, f := range refresh {
+		if _, err := tx.ExecContext(ctx, f.SQL, from, through.Time, firstDay.Time, lastDay.Time); err != nil {
+			return fmt.Errorf("refresh rollup %s: %w", f.Name, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, stmt("rollups/advance_watermark"), through.Time); err != nil {
+		return fmt.Errorf("advance rollup watermark: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit rollup refresh: %w", err)
+	}
+	return nil
 }
 
 func stmt(name string) string { return sqlfiles.Statement(sqlfiles.DuckDB, name) }
@@ -154,6 +219,10 @@ func newWriter(ctx context.Context, db *dbsql.DB) (*writer, error) {
 		return nil, fmt.Errorf("create batch_keys: %w", err)
 	}
 	w := &writer{conn: conn}
+	if err := conn.QueryRowContext(ctx, stmt("ingest/last_ingested_at")).Scan(&w.lastIngestedAt); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("read last ingested_at: %w", err)
+	}
 	err = conn.Raw(func(dc any) error {
 		var err error
 		if w.keys, err = duckdb.NewAppender(dc.(driver.Conn), "temp", "main", "batch_keys"); err != nil {
@@ -242,7 +311,10 @@ func (w *writer) dropStored(ctx context.Context, keep []bool, minTS, maxTS time.
 }
 
 func (w *writer) appendAndCommit(ctx context.Context, events []ingest.Event, ids []uuid.UUID, keep []bool) (int, error) {
-	ingestedAt := time.Now().UTC()
+	ingestedAt := time.Now().UTC().Truncate(time.Microsecond)
+	if !ingestedAt.After(w.lastIngestedAt) {
+		ingestedAt = w.lastIngestedAt.Add(time.Microsecond)
+	}
 	inserted := 0
 	for i := range events {
 		if !keep[i] {
@@ -259,22 +331,12 @@ func (w *writer) appendAndCommit(ctx context.Context, events []ingest.Event, ids
 	if err := w.events.Flush(); err != nil {
 		return 0, fmt.Errorf("append events: %w", err)
 	}
-	rollups, err := sqlfiles.Folder(sqlfiles.DuckDB, "ingest/rollups")
-	if err != nil {
-		return 0, err
-	}
-	for _, f := range rollups {
-		for _, stmt := range sqlfiles.SplitStatements(f.SQL) {
-			if _, err := w.conn.ExecContext(ctx, stmt); err != nil {
-				return 0, fmt.Errorf("update rollup %s: %w", f.Name, err)
-			}
-		}
-	}
 	// A batch belongs to many requests: once appended, commit even if the
 	// caller's context ends.
 	if _, err := w.conn.ExecContext(context.WithoutCancel(ctx), stmt("ingest/commit")); err != nil {
 		return 0, fmt.Errorf("commit: %w", err)
 	}
+	w.lastIngestedAt = ingestedAt
 	return inserted, nil
 }
 

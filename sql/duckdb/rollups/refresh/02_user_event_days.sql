@@ -1,16 +1,16 @@
--- Add to user_event_days the (tenant, day, event, user) keys of the
--- batch's new events that it does not hold yet, comparing only rows of the
--- batch's own days.
+-- Add to user_event_days the (tenant, day, event, user) keys of the events
+-- committed in (ingested_at $1, $2] that it does not hold yet, reading it
+-- only for the new events' days [$3, $4] (see 01_user_days.sql).
 INSERT INTO user_event_days
-SELECT DISTINCT k.tenant_id, CAST(k.ts AS DATE) AS day, k.event, k.user_id
-FROM batch_keys k
-WHERE NOT EXISTS (
-    SELECT 1
-    FROM user_event_days r
-    WHERE r.day BETWEEN (SELECT CAST(min(ts) AS DATE) FROM batch_keys)
-                    AND (SELECT CAST(max(ts) AS DATE) FROM batch_keys)
-      AND r.day = CAST(k.ts AS DATE)
-      AND r.tenant_id = k.tenant_id
-      AND r.event = k.event
-      AND r.user_id = k.user_id
-);
+SELECT f.tenant_id, f.day, f.event, f.user_id
+FROM (
+    SELECT DISTINCT tenant_id, CAST(ts AS DATE) AS day, event, user_id
+    FROM events
+    WHERE ingested_at > $1 AND ingested_at <= $2
+) f
+ANTI JOIN (
+    SELECT tenant_id, day, event, user_id
+    FROM user_event_days
+    WHERE day BETWEEN $3 AND $4
+) r ON r.day = f.day AND r.tenant_id = f.tenant_id AND r.event = f.event AND r.user_id = f.user_id
+ORDER BY f.day;

@@ -1,0 +1,1 @@
+UPDATE rollup_watermark SET refreshed_through = $1;

@@ -1,0 +1,1 @@
+SELECT refreshed_through FROM rollup_watermark;

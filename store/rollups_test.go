@@ -1,0 +1,146 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/pulse-analytics/pulse/ingest"
+)
+
+// rollupEvent is an event of user in tenant at ts.
+func rollupEvent(tenant, user, name string, ts time.Time) ingest.Event {
+	return ingest.Event{
+		EventID: uuid.NewString(), Event: name, UserID: user, TenantID: tenant, SessionID: "s",
+		TS: ts, EventVersion: 1, Properties: []byte(`{}`), Context: []byte(`{}`),
+	}
+}
+
+// checkRollups compares each rollup with its definition recomputed from
+// the events table, and checks that no key is stored twice.
+func checkRollups(t *testing.T, st *Store) {
+	t.Helper()
+	for _, tc := range []struct{ table, keys string }{
+		{"user_days", "tenant_id, day, user_id"},
+		{"user_event_days", "tenant_id, day, event, user_id"},
+	} {
+		var rows, distinct, missing, extra int
+		q := fmt.Sprintf(`SELECT
+			(SELECT count(*) FROM %[1]s),
+			(SELECT count(*) FROM (SELECT DISTINCT %[2]s FROM %[1]s)),
+			(SELECT count(*) FROM (SELECT DISTINCT %[3]s FROM events EXCEPT SELECT %[2]s FROM %[1]s)),
+			(SELECT count(*) FROM (SELECT %[2]s FROM %[1]s EXCEPT SELECT DISTINCT %[3]s FROM events))`,
+			tc.table, tc.keys, map[string]string{
+				"user_days":       "tenant_id, CAST(ts AS DATE), user_id",
+				"user_event_days": "tenant_id, CAST(ts AS DATE), event, user_id",
+			}[tc.table])
+		if err := st.DB.QueryRow(q).Scan(&rows, &distinct, &missing, &extra); err != nil {
+			t.Fatal(err)
+		}
+		if rows != distinct || missing != 0 || extra != 0 {
+			t.Errorf("%s: %d rows, %d distinct keys, %d keys missing, %d keys not in events", tc.table, rows, distinct, missing, extra)
+		}
+	}
+}
+
+func TestRollupsHoldEachActiveUserDayOnce(t *testing.T) {
+	st := openTestStore(t)
+	ctx := context.Background()
+	d1 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	batches := [][]ingest.Event{
+		{
+			rollupEvent("acme", "u1", "page_viewed", d1),
+			rollupEvent("acme", "u1", "page_viewed", d1.Add(time.Hour)),                // same key twice in a batch
+			rollupEvent("acme", "u1", "signup", d1.Add(24*time.Hour-time.Millisecond)), // last ms of the day
+			rollupEvent("globex", "u1", "page_viewed", d1),                             // same user id, other tenant
+		},
+		{
+			rollupEvent("acme", "u1", "page_viewed", d1.Add(2*time.Hour)),   // key already stored
+			rollupEvent("acme", "u1", "page_viewed", d1.Add(24*time.Hour)),  // next day's first ms
+			rollupEvent("acme", "u2", "page_viewed", d1.AddDate(0, 0, -20)), // late, out of order
+		},
+	}
+	for _, b := range batches {
+		if _, err := st.Insert(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A retry of the first batch adds no events, hence no rollup rows.
+	if n, err := st.Insert(ctx, batches[0]); err != nil || n != 0 {
+		t.Fatalf("retry: n=%d err=%v, want 0 new", n, err)
+	}
+	checkRollups(t, st)
+	var userDays int
+	if err := st.DB.QueryRow("SELECT count(*) FROM user_days").Scan(&userDays); err != nil {
+		t.Fatal(err)
+	}
+	// acme u1 on 03-01 and 03-02, globex u1 on 03-01, acme u2 on 02-09.
+	if userDays != 4 {
+		t.Errorf("user_days has %d rows, want 4", userDays)
+	}
+}
+
+func TestRollupsStayExactUnderManySmallBatches(t *testing.T) {
+	st := openTestStore(t)
+	ctx := context.Background()
+	start := time.Date(2026, 3, 1, 22, 0, 0, 0, time.UTC)
+	// 40 batches over 4 hours around midnight, 5 users in 2 tenants, some
+	// batches reaching back a day.
+	for b := 0; b < 40; b++ {
+		var batch []ingest.Event
+		for i := 0; i < 25; i++ {
+			ts := start.Add(time.Duration(b*6+i%6) * time.Minute)
+			if i == 24 {
+				ts = ts.AddDate(0, 0, -1)
+			}
+			batch = append(batch, rollupEvent(fmt.Sprintf("t%d", i%2), fmt.Sprintf("u%d", i%5), fmt.Sprintf("e%d", i%3), ts))
+		}
+		if _, err := st.Insert(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkRollups(t, st)
+}
+
+func TestMigrationBackfillsRollupsOfAnOlderFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "pulse.db")
+	ctx := context.Background()
+	st, err := Open(ctx, Options{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	if _, err := st.Insert(ctx, []ingest.Event{
+		rollupEvent("acme", "u1", "page_viewed", d),
+		rollupEvent("acme", "u1", "signup", d),
+		rollupEvent("acme", "u2", "page_viewed", d.AddDate(0, 0, 1)),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// Make it a file from before the rollups: schema version 1, no rollups.
+	for _, stmt := range []string{
+		"DROP TABLE user_days", "DROP TABLE user_event_days",
+		"DELETE FROM schema_migrations WHERE version = 2",
+	} {
+		if _, err := st.DB.Exec(stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st, err = Open(ctx, Options{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	checkRollups(t, st)
+	var n int
+	if err := st.DB.QueryRow("SELECT count(*) FROM user_event_days").Scan(&n); err != nil || n != 3 {
+		t.Fatalf("user_event_days rows = %d (%v), want 3", n, err)
+	}
+}
