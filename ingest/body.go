@@ -124,7 +124,7 @@ func splitEvents(body []byte, format bodyFormat, allowSingle, allowMany bool) ([
 		}
 		return []json.RawMessage{trimmed}, nil
 	default:
-		return nil, reqErr(http.StatusBadRequest, "malformed_json", "body must be a JSON object or array, got %s", jsonKind(trimmed))
+		return nil, reqErr(http.StatusBadRequest, "malformed_json", "body must be a JSON object or array, got %s", leadingKind(trimmed))
 	}
 }
 
@@ -139,4 +139,18 @@ func splitArray(body []byte) ([]json.RawMessage, *requestError) {
 func syntaxError(body []byte) error {
 	var v any
 	return json.Unmarshal(body, &v)
+}
+
+// leadingKind names the JSON type a body starts with, for error messages.
+func leadingKind(b []byte) string {
+	switch b[0] {
+	case '"':
+		return "a string"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	default:
+		return "a number or invalid JSON"
+	}
 }

@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -11,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+	"github.com/valyala/fastjson"
 )
 
 // Contract v1 limits. Defaults are documented in docs/events.md and in the
@@ -71,6 +71,11 @@ var knownFields = map[string]bool{
 // earliestTS rejects epoch-zero style mistakes (seconds sent as ms, unset clocks).
 var earliestTS = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
 
+// parsers reuses fastjson parsers: decoding events is the gateway's
+// hottest path, and one pass of fastjson over an event costs a fraction of
+// encoding/json's reflection and repeated validation.
+var parsers fastjson.ParserPool
+
 // Decode validates one raw JSON event and returns it normalised: ts in UTC
 // truncated to milliseconds, event_version defaulted to 1, event_id assigned
 // (UUIDv7) when absent, properties and context compacted.
@@ -82,23 +87,20 @@ func (c *Contract) Decode(raw []byte) (Event, *FieldError) {
 	if !utf8.Valid(raw) {
 		return ev, fieldErr(RootField, "event is not valid UTF-8 (at byte %d)", invalidUTF8Offset(raw))
 	}
-	trimmed := bytes.TrimSpace(raw)
-	if len(trimmed) == 0 || trimmed[0] != '{' {
-		return ev, fieldErr(RootField, "event must be a JSON object, got %s", jsonKind(trimmed))
-	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(trimmed, &fields); err != nil {
+	p := parsers.Get()
+	defer parsers.Put(p)
+	root, err := p.ParseBytes(raw)
+	if err != nil {
 		return ev, fieldErr(RootField, "malformed JSON: %v", err)
 	}
-	if unknown := unknownFields(fields); len(unknown) > 0 {
-		field := unknown[0]
-		if field == "" {
-			field = RootField
-		}
-		return ev, fieldErr(field, "unknown field %s (allowed: event, user_id, tenant_id, session_id, ts, event_version, properties, context, event_id)", strings.Join(quoteAll(unknown), ", "))
+	if root.Type() != fastjson.TypeObject {
+		return ev, fieldErr(RootField, "event must be a JSON object, got %s", jsonKind(root))
+	}
+	fields, fe := collectFields(root.GetObject())
+	if fe != nil {
+		return ev, fe
 	}
 
-	var fe *FieldError
 	if ev.Event, fe = requiredString(fields, "event", MaxEventNameLen); fe != nil {
 		return ev, fe
 	}
@@ -117,19 +119,19 @@ func (c *Contract) Decode(raw []byte) (Event, *FieldError) {
 	if ev.SessionID, fe = requiredString(fields, "session_id", MaxSessionIDLen); fe != nil {
 		return ev, fe
 	}
-	if ev.TS, fe = c.timestamp(fields); fe != nil {
+	if ev.TS, fe = c.timestamp(fields["ts"]); fe != nil {
 		return ev, fe
 	}
-	if ev.EventVersion, fe = eventVersion(fields); fe != nil {
+	if ev.EventVersion, fe = eventVersion(fields["event_version"]); fe != nil {
 		return ev, fe
 	}
-	if ev.Properties, fe = flatObject(fields, "properties"); fe != nil {
+	if ev.Properties, fe = flatObject(fields["properties"], "properties"); fe != nil {
 		return ev, fe
 	}
-	if ev.Context, fe = flatObject(fields, "context"); fe != nil {
+	if ev.Context, fe = flatObject(fields["context"], "context"); fe != nil {
 		return ev, fe
 	}
-	if ev.EventID, fe = eventID(fields); fe != nil {
+	if ev.EventID, fe = eventID(fields["event_id"]); fe != nil {
 		return ev, fe
 	}
 	if ev.EventID == "" {
@@ -138,15 +140,35 @@ func (c *Contract) Decode(raw []byte) (Event, *FieldError) {
 	return ev, nil
 }
 
-func unknownFields(fields map[string]json.RawMessage) []string {
+// collectFields maps the event's top-level fields by name, refusing
+// unknown names (all of them, sorted, in one message) and repeated ones.
+func collectFields(obj *fastjson.Object) (map[string]*fastjson.Value, *FieldError) {
+	fields := make(map[string]*fastjson.Value, len(knownFields))
 	var unknown []string
-	for name := range fields {
+	repeated := ""
+	obj.Visit(func(key []byte, v *fastjson.Value) {
+		name := string(key)
 		if !knownFields[name] {
 			unknown = append(unknown, name)
+			return
 		}
+		if _, seen := fields[name]; seen && repeated == "" {
+			repeated = name
+		}
+		fields[name] = v
+	})
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		field := unknown[0]
+		if field == "" {
+			field = RootField
+		}
+		return nil, fieldErr(field, "unknown field %s (allowed: event, user_id, tenant_id, session_id, ts, event_version, properties, context, event_id)", strings.Join(quoteAll(unknown), ", "))
 	}
-	sort.Strings(unknown)
-	return unknown
+	if repeated != "" {
+		return nil, fieldErr(repeated, "appears more than once")
+	}
+	return fields, nil
 }
 
 func quoteAll(names []string) []string {
@@ -157,41 +179,35 @@ func quoteAll(names []string) []string {
 	return quoted
 }
 
-func isNull(raw json.RawMessage) bool { return string(raw) == "null" }
+func isNull(v *fastjson.Value) bool { return v == nil || v.Type() == fastjson.TypeNull }
 
-// jsonKind names the JSON type of a raw value for error messages.
-func jsonKind(raw []byte) string {
-	if len(raw) == 0 {
-		return "nothing"
-	}
-	switch raw[0] {
-	case '{':
+// jsonKind names the JSON type of a value for error messages.
+func jsonKind(v *fastjson.Value) string {
+	switch v.Type() {
+	case fastjson.TypeObject:
 		return "an object"
-	case '[':
+	case fastjson.TypeArray:
 		return "an array"
-	case '"':
+	case fastjson.TypeString:
 		return "a string"
-	case 't', 'f':
+	case fastjson.TypeTrue, fastjson.TypeFalse:
 		return "a boolean"
-	case 'n':
+	case fastjson.TypeNull:
 		return "null"
 	default:
 		return "a number"
 	}
 }
 
-func requiredString(fields map[string]json.RawMessage, name string, maxLen int) (string, *FieldError) {
-	raw, ok := fields[name]
-	if !ok || isNull(raw) {
+func requiredString(fields map[string]*fastjson.Value, name string, maxLen int) (string, *FieldError) {
+	v := fields[name]
+	if isNull(v) {
 		return "", fieldErr(name, "is required")
 	}
-	if raw[0] != '"' {
-		return "", fieldErr(name, "must be a string, got %s", jsonKind(raw))
+	if v.Type() != fastjson.TypeString {
+		return "", fieldErr(name, "must be a string, got %s", jsonKind(v))
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", fieldErr(name, "malformed string: %v", err)
-	}
+	s := string(v.GetStringBytes())
 	if strings.TrimSpace(s) == "" {
 		return "", fieldErr(name, "must not be empty")
 	}
@@ -237,18 +253,14 @@ func ParseTS(s string) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("%q is not an ISO-8601 timestamp with a zone (example: 2026-11-25T09:04:36.123Z)", s)
 }
 
-func (c *Contract) timestamp(fields map[string]json.RawMessage) (time.Time, *FieldError) {
-	raw, ok := fields["ts"]
-	if !ok || isNull(raw) {
+func (c *Contract) timestamp(v *fastjson.Value) (time.Time, *FieldError) {
+	if isNull(v) {
 		return time.Time{}, fieldErr("ts", "is required")
 	}
-	if raw[0] != '"' {
-		return time.Time{}, fieldErr("ts", "must be an ISO-8601 string such as \"2026-11-25T09:04:36.123Z\", got %s", jsonKind(raw))
+	if v.Type() != fastjson.TypeString {
+		return time.Time{}, fieldErr("ts", "must be an ISO-8601 string such as \"2026-11-25T09:04:36.123Z\", got %s", jsonKind(v))
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return time.Time{}, fieldErr("ts", "malformed string: %v", err)
-	}
+	s := string(v.GetStringBytes())
 	if strings.TrimSpace(s) == "" {
 		return time.Time{}, fieldErr("ts", "must not be empty")
 	}
@@ -265,82 +277,72 @@ func (c *Contract) timestamp(fields map[string]json.RawMessage) (time.Time, *Fie
 	return ts, nil
 }
 
-func eventVersion(fields map[string]json.RawMessage) (int, *FieldError) {
-	raw, ok := fields["event_version"]
-	if !ok || isNull(raw) {
+func eventVersion(v *fastjson.Value) (int, *FieldError) {
+	if isNull(v) {
 		return 1, nil
 	}
-	if kind := jsonKind(raw); kind != "a number" {
-		return 0, fieldErr("event_version", "must be an integer, got %s", kind)
+	if v.Type() != fastjson.TypeNumber {
+		return 0, fieldErr("event_version", "must be an integer, got %s", jsonKind(v))
 	}
-	var n json.Number
-	if err := json.Unmarshal(raw, &n); err != nil {
-		return 0, fieldErr("event_version", "malformed number: %v", err)
-	}
-	v, err := n.Int64()
+	n, err := v.Int64()
 	if err != nil {
-		return 0, fieldErr("event_version", "must be an integer, got %s", n)
+		return 0, fieldErr("event_version", "must be an integer, got %s", v.MarshalTo(nil))
 	}
-	if v < 1 || v > MaxEventVersion {
-		return 0, fieldErr("event_version", "must be between 1 and %d, got %d", MaxEventVersion, v)
+	if n < 1 || n > MaxEventVersion {
+		return 0, fieldErr("event_version", "must be between 1 and %d, got %d", MaxEventVersion, n)
 	}
-	return int(v), nil
+	return int(n), nil
 }
 
 // flatObject checks that a properties-like field is an object whose values
-// are scalars, and returns it compacted.
-func flatObject(fields map[string]json.RawMessage, name string) (json.RawMessage, *FieldError) {
-	raw, ok := fields[name]
-	if !ok || isNull(raw) {
+// are scalars, and returns it as compact JSON.
+func flatObject(v *fastjson.Value, name string) (json.RawMessage, *FieldError) {
+	if isNull(v) {
 		return json.RawMessage("{}"), nil
 	}
-	if raw[0] != '{' {
-		return nil, fieldErr(name, "must be an object, got %s", jsonKind(raw))
+	if v.Type() != fastjson.TypeObject {
+		return nil, fieldErr(name, "must be an object, got %s", jsonKind(v))
 	}
-	var values map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &values); err != nil {
-		return nil, fieldErr(name, "malformed object: %v", err)
+	obj := v.GetObject()
+	if obj.Len() > MaxProperties {
+		return nil, fieldErr(name, "has %d keys; the limit is %d", obj.Len(), MaxProperties)
 	}
-	if len(values) > MaxProperties {
-		return nil, fieldErr(name, "has %d keys; the limit is %d", len(values), MaxProperties)
-	}
-	keys := make([]string, 0, len(values))
-	for k := range values {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	var fe *FieldError
+	seen := make(map[string]bool, obj.Len())
+	obj.Visit(func(key []byte, value *fastjson.Value) {
+		if fe != nil {
+			return
+		}
+		k := string(key)
 		path := name + "." + k
-		if strings.TrimSpace(k) == "" {
-			return nil, fieldErr(name, "keys must not be empty")
+		switch {
+		case strings.TrimSpace(k) == "":
+			fe = fieldErr(name, "keys must not be empty")
+		case seen[k]:
+			fe = fieldErr(path, "key appears more than once")
+		case utf8.RuneCountInString(k) > MaxPropertyKeyLen:
+			fe = fieldErr(path, "key is %d characters; the limit is %d", utf8.RuneCountInString(k), MaxPropertyKeyLen)
+		case value.Type() == fastjson.TypeObject:
+			fe = fieldErr(path, "must be a string, number, boolean or null; nested objects are not allowed (flatten it, e.g. %s_field)", k)
+		case value.Type() == fastjson.TypeArray:
+			fe = fieldErr(path, "must be a string, number, boolean or null; nested arrays are not allowed (flatten it, e.g. %s_field)", k)
 		}
-		if n := utf8.RuneCountInString(k); n > MaxPropertyKeyLen {
-			return nil, fieldErr(path, "key is %d characters; the limit is %d", n, MaxPropertyKeyLen)
-		}
-		switch v := values[k]; v[0] {
-		case '{', '[':
-			return nil, fieldErr(path, "must be a string, number, boolean or null; nested %s are not allowed (flatten it, e.g. %s_field)", map[byte]string{'{': "objects", '[': "arrays"}[v[0]], k)
-		}
+		seen[k] = true
+	})
+	if fe != nil {
+		return nil, fe
 	}
-	var compact bytes.Buffer
-	if err := json.Compact(&compact, raw); err != nil {
-		return nil, fieldErr(name, "malformed object: %v", err)
-	}
-	return compact.Bytes(), nil
+	return v.MarshalTo(nil), nil
 }
 
-func eventID(fields map[string]json.RawMessage) (string, *FieldError) {
-	raw, ok := fields["event_id"]
-	if !ok || isNull(raw) {
+func eventID(v *fastjson.Value) (string, *FieldError) {
+	if isNull(v) {
 		return "", nil
 	}
-	if raw[0] != '"' {
-		return "", fieldErr("event_id", "must be a UUID string, got %s", jsonKind(raw))
+	if v.Type() != fastjson.TypeString {
+		return "", fieldErr("event_id", "must be a UUID string, got %s", jsonKind(v))
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", fieldErr("event_id", "malformed string: %v", err)
-	}
+	s := string(v.GetStringBytes())
 	id, err := uuid.Parse(s)
 	if err != nil || len(s) != 36 {
 		return "", fieldErr("event_id", "%q is not a UUID in the form xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx", s)
