@@ -10,6 +10,8 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+
+	"github.com/valyala/fastjson"
 )
 
 // requestError is a request-level failure with the status and code the
@@ -113,7 +115,11 @@ func splitEvents(body []byte, format bodyFormat, allowSingle, allowMany bool) ([
 		if !allowMany {
 			return nil, reqErr(http.StatusBadRequest, "batch_not_allowed", "this endpoint takes one event; send arrays to /v1/batch")
 		}
-		return splitArray(trimmed)
+		events, rerr := splitArray(trimmed)
+		if rerr == nil && len(events) == 0 {
+			return nil, reqErr(http.StatusBadRequest, "empty_batch", "the batch holds no events")
+		}
+		return events, rerr
 	case '{':
 		if !allowSingle {
 			// /v1/batch also takes a lone object as a one-line NDJSON body.
@@ -128,10 +134,45 @@ func splitEvents(body []byte, format bodyFormat, allowSingle, allowMany bool) ([
 	}
 }
 
+// splitArray returns the raw elements of a JSON array body. The whole body
+// is validated first (a malformed array is refused whole); the elements are
+// then cut out by a scan that only tracks strings and nesting, leaving each
+// element's full decoding to the contract.
 func splitArray(body []byte) ([]json.RawMessage, *requestError) {
-	var events []json.RawMessage
-	if err := json.Unmarshal(body, &events); err != nil {
+	if err := fastjson.ValidateBytes(body); err != nil {
 		return nil, reqErr(http.StatusBadRequest, "malformed_json", "body is not a valid JSON array: %v", err)
+	}
+	var events []json.RawMessage
+	depth, start, inString, escaped := 0, 0, false, false
+	for i, c := range body {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '[' || c == '{':
+			if depth == 0 {
+				start = i + 1
+			}
+			depth++
+		case c == ']' || c == '}':
+			depth--
+			if depth == 0 {
+				if elem := bytes.TrimSpace(body[start:i]); len(elem) > 0 {
+					events = append(events, elem)
+				}
+			}
+		case c == ',' && depth == 1:
+			events = append(events, bytes.TrimSpace(body[start:i]))
+			start = i + 1
+		}
 	}
 	return events, nil
 }

@@ -142,6 +142,7 @@ func TestBadRequestsAreRejectedWhole(t *testing.T) {
 		{"body is a JSON string", post("/events", `"signup"`), 400, "malformed_json"},
 		{"trailing garbage after the event", post("/v1/events", validEvent(nil)+` x`), 400, "malformed_json"},
 		{"empty body", post("/v1/events", ``), 400, "empty_body"},
+		{"empty array", post("/v1/batch", `[ ]`), 400, "empty_batch"},
 		{"array sent to the single-event endpoint", post("/v1/events", `[`+validEvent(nil)+`]`), 400, "batch_not_allowed"},
 		{"form content type (curl -d default)", request{path: "/v1/events", ctype: "application/x-www-form-urlencoded", body: []byte(validEvent(nil))}, 415, "unsupported_media_type"},
 		{"text/plain content type", request{path: "/v1/batch", ctype: "text/plain", body: []byte(validEvent(nil))}, 415, "unsupported_media_type"},
