@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pulse-analytics/pulse/ingest"
+	"github.com/pulse-analytics/pulse/ops"
 	"github.com/pulse-analytics/pulse/store"
 )
 
@@ -131,11 +132,20 @@ func ingestRun(ctx context.Context, opts *ingestOptions, streams Streams) error 
 	if opts.pprofListen != "" {
 		go servePprof(opts.pprofListen)
 	}
-	sink, closeStore, err := openSink(ctx, opts, metrics)
+	sink, st, err := openSink(ctx, opts, metrics)
 	if err != nil {
 		return err
 	}
-	defer closeStore()
+	if st != nil {
+		defer func() {
+			if err := st.Close(); err != nil {
+				slog.Error("close embedded store", "err", err)
+			}
+		}()
+		opts.gateway.Stats = func(ctx context.Context) (any, error) {
+			return ops.ReadEmbeddedStats(ctx, st.DB, time.Now())
+		}
+	}
 
 	ln, err := net.Listen("tcp", opts.listen)
 	if err != nil {
@@ -156,9 +166,9 @@ func ingestRun(ctx context.Context, opts *ingestOptions, streams Streams) error 
 }
 
 // openSink builds the Kafka sink when brokers are given, the embedded
-// store's group-commit sink otherwise. closeStore releases what the sink
-// does not own.
-func openSink(ctx context.Context, opts *ingestOptions, metrics *ingest.Metrics) (ingest.Sink, func(), error) {
+// store's group-commit sink otherwise; it also returns the store, which
+// the caller closes after the sink.
+func openSink(ctx context.Context, opts *ingestOptions, metrics *ingest.Metrics) (ingest.Sink, *store.Store, error) {
 	if len(opts.brokers) > 0 {
 		ks, err := ingest.NewKafkaSink(opts.kafka, metrics)
 		if err != nil {
@@ -170,18 +180,13 @@ func openSink(ctx context.Context, opts *ingestOptions, metrics *ingest.Metrics)
 			ks.Close()
 			return nil, nil, err
 		}
-		return ks, func() {}, nil
+		return ks, nil, nil
 	}
 	st, err := store.Open(ctx, store.Options{Path: opts.dataPath, MemoryLimit: opts.memoryLimit})
 	if err != nil {
 		return nil, nil, err
 	}
-	closeStore := func() {
-		if err := st.Close(); err != nil {
-			slog.Error("close embedded store", "err", err)
-		}
-	}
-	return store.NewSink(st, opts.sink, metrics), closeStore, nil
+	return store.NewSink(st, opts.sink, metrics), st, nil
 }
 
 // servePprof exposes profiles on their own address so they never share

@@ -58,6 +58,8 @@ func newRootCmd(streams Streams) *cobra.Command {
 		newIngestCmd(streams),
 		newGenCmd(streams),
 		newSchemaCmd(streams),
+		newTopCmd(streams),
+		newStatusCmd(streams),
 	)
 	return root
 }

@@ -45,6 +45,10 @@ type GatewayConfig struct {
 	AckTimeout time.Duration
 	// RetryAfter is the Retry-After given with 503 (default 1s).
 	RetryAfter time.Duration
+	// Stats, when set, serves GET /v1/stats: figures read from the store
+	// the gateway writes (no other process can open an embedded store
+	// while the gateway holds it). Nil answers 404.
+	Stats func(ctx context.Context) (any, error)
 }
 
 func (c *GatewayConfig) withDefaults() {
@@ -115,6 +119,9 @@ func (g *Gateway) Handler() http.Handler {
 	})))
 	mux.Handle("GET /readyz", g.instrument("/readyz", http.HandlerFunc(g.readyz)))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g.gatherer, promhttp.HandlerOpts{}))
+	if g.cfg.Stats != nil {
+		mux.Handle("GET /v1/stats", g.instrument("/v1/stats", http.HandlerFunc(g.stats)))
+	}
 	mux.Handle("/", g.instrument("other", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// The catch-all also sees known paths called with the wrong method.
 		if allow, known := allowedMethods[r.URL.Path]; known {
@@ -131,7 +138,7 @@ func (g *Gateway) Handler() http.Handler {
 
 var allowedMethods = map[string]string{
 	"/v1/events": "POST", "/v1/batch": "POST", "/events": "POST",
-	"/healthz": "GET, HEAD", "/readyz": "GET, HEAD", "/metrics": "GET, HEAD",
+	"/healthz": "GET, HEAD", "/readyz": "GET, HEAD", "/metrics": "GET, HEAD", "/v1/stats": "GET, HEAD",
 }
 
 // Drain marks the gateway as shutting down: /readyz fails so load
@@ -150,6 +157,17 @@ func (g *Gateway) readyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (g *Gateway) stats(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	stats, err := g.cfg.Stats(ctx)
+	if err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "cannot read store figures: " + err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, stats)
 }
 
 // statusRecorder captures the status code for metrics.

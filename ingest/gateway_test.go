@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pulse-analytics/pulse/ingest"
+	"github.com/pulse-analytics/pulse/ops"
 	"github.com/pulse-analytics/pulse/store"
 )
 
@@ -36,6 +37,7 @@ func newTestGateway(t *testing.T, cfg ingest.GatewayConfig) *testGateway {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.Stats = func(ctx context.Context) (any, error) { return ops.ReadEmbeddedStats(ctx, st.DB, fixedNow) }
 	reg := prometheus.NewRegistry()
 	m := ingest.NewMetrics(reg)
 	sink := store.NewSink(st, store.SinkConfig{}, m)
@@ -392,5 +394,38 @@ func TestHealthReadyAndMetrics(t *testing.T) {
 		if !strings.Contains(string(text), want) {
 			t.Errorf("/metrics lacks %q", want)
 		}
+	}
+}
+
+func TestStatsServeTheStoreFiguresTheGatewayHolds(t *testing.T) {
+	gw := newTestGateway(t, ingest.GatewayConfig{})
+	// Two users of acme today (fixedNow is 12:00 UTC), one of them twice,
+	// and one of globex: DAU today acme=2, globex=1; newest ts 11:30.
+	for _, ev := range []map[string]any{
+		{"user_id": "u1", "ts": "2026-11-25T09:00:00Z"},
+		{"user_id": "u1", "ts": "2026-11-25T10:00:00Z"},
+		{"user_id": "u2", "ts": "2026-11-25T11:30:00Z"},
+		{"user_id": "u1", "tenant_id": "globex", "ts": "2026-11-25T08:00:00Z"},
+	} {
+		ev["event_id"] = uuid.NewString()
+		if status, _, _ := gw.do(t, post("/v1/events", validEvent(ev))); status != 200 {
+			t.Fatalf("post: %d", status)
+		}
+	}
+	resp, err := http.Get(gw.url + ops.StatsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var stats ops.StoreStats
+	if err := json.NewDecoder(resp.Body).Decode(&stats); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET /v1/stats: %d %v", resp.StatusCode, err)
+	}
+	dau := map[string]int64{}
+	for _, td := range stats.Tenants {
+		dau[td.Tenant] = td.Today
+	}
+	if stats.Events != 4 || dau["acme"] != 2 || dau["globex"] != 1 || stats.NewestTS == nil || !stats.NewestTS.Equal(time.Date(2026, 11, 25, 11, 30, 0, 0, time.UTC)) {
+		t.Fatalf("stats = %+v (dau %v)", stats, dau)
 	}
 }

@@ -79,7 +79,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 	db, err := dbsql.Open("duckdb", opts.Path+"?"+params.Encode())
 	if err != nil {
-		return nil, fmt.Errorf("open embedded store %s: %w", opts.Path, err)
+		return nil, explainOpenError(opts.Path, err)
 	}
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
