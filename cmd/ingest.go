@@ -97,10 +97,7 @@ the file.`,
 	f.DurationVar(&opts.kafka.Linger, "kafka-linger", ingest.DefaultKafkaLinger, "Kafka producer linger (with --brokers)")
 	f.StringVar(&opts.kafka.Compression, "kafka-compression", ingest.DefaultKafkaCompression, "Kafka batch compression: "+ingest.KafkaCompressions)
 	f.IntVar(&opts.kafka.MaxBufferedRecords, "kafka-max-buffered", ingest.DefaultKafkaMaxBufferedRecords, "Kafka records buffered before requests get 503")
-	for _, name := range []string{"listen", "data", "brokers", "topic", "tenant-rate", "ip-rate", "max-batch-events", "flush-interval"} {
-		flag := f.Lookup(name)
-		flag.Usage += fmt.Sprintf(" (env %s)", EnvName(name))
-	}
+	namesEnv(f)
 	return cmd
 }
 

@@ -89,3 +89,11 @@ func setFromConfig(f *pflag.Flag, value any) error {
 	}
 	return f.Value.Set(fmt.Sprint(value))
 }
+
+// namesEnv adds "(env PULSE_…)" to every flag's help, so --help names the
+// environment variable of each setting.
+func namesEnv(f *pflag.FlagSet) {
+	f.VisitAll(func(flag *pflag.Flag) {
+		flag.Usage += fmt.Sprintf(" (env %s)", EnvName(flag.Name))
+	})
+}
