@@ -60,6 +60,7 @@ func newRootCmd(streams Streams) *cobra.Command {
 		newSchemaCmd(streams),
 		newTopCmd(streams),
 		newStatusCmd(streams),
+		newLoadCmd(streams),
 	)
 	return root
 }

@@ -381,3 +381,89 @@ func TestKill9LosesNoAcknowledgedEvent(t *testing.T) {
 		t.Fatal("restart did not log readiness")
 	}
 }
+
+// pulseProcess is any running pulse command (startGateway predates it).
+type pulseProcess struct {
+	cmd    *exec.Cmd
+	mu     sync.Mutex
+	stderr bytes.Buffer
+	exited chan error
+}
+
+// startPulse runs `pulse args...`, waits for a stderr line matching ready
+// and returns the process and the line's submatches. The process is
+// killed when the test ends, if it still runs.
+func startPulse(t *testing.T, ready *regexp.Regexp, args ...string) (*pulseProcess, []string) {
+	t.Helper()
+	cmd := exec.Command(pulseBin, args...)
+	pipe, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &pulseProcess{cmd: cmd, exited: make(chan error, 1)}
+	matched := make(chan []string, 1)
+	go func() {
+		sc := bufio.NewScanner(pipe)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			p.mu.Lock()
+			p.stderr.WriteString(sc.Text() + "\n")
+			p.mu.Unlock()
+			if m := ready.FindStringSubmatch(sc.Text()); m != nil {
+				select {
+				case matched <- m:
+				default:
+				}
+			}
+		}
+		p.exited <- cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			<-p.exited
+		}
+	})
+	select {
+	case m := <-matched:
+		return p, m
+	case err := <-p.exited:
+		p.exited <- err
+		t.Fatalf("pulse %s exited before it was ready (%v):\n%s", strings.Join(args, " "), err, p.log())
+	case <-time.After(60 * time.Second):
+		t.Fatalf("pulse %s not ready within 60s:\n%s", strings.Join(args, " "), p.log())
+	}
+	return nil, nil
+}
+
+// log is what the process wrote to stderr so far.
+func (p *pulseProcess) log() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stderr.String()
+}
+
+// wait waits up to timeout for the process to exit and returns its exit
+// error.
+func (p *pulseProcess) wait(t *testing.T, timeout time.Duration) error {
+	t.Helper()
+	select {
+	case err := <-p.exited:
+		return err
+	case <-time.After(timeout):
+		t.Fatalf("pulse did not exit within %s:\n%s", timeout, p.log())
+		return nil
+	}
+}
+
+// signal sends sig and waits for the exit.
+func (p *pulseProcess) signal(t *testing.T, sig syscall.Signal) error {
+	t.Helper()
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+	return p.wait(t, 60*time.Second)
+}

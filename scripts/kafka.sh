@@ -6,12 +6,16 @@
 #   scripts/kafka.sh start [PORT]     start a fresh broker (default port 9092),
 #                                     wait until it serves, print host:port
 #   scripts/kafka.sh stop [PORT]      stop it
+#   scripts/kafka.sh restart [PORT]   stop it and start it again on the same
+#                                     storage: topics, records and committed
+#                                     offsets survive (for crash tests)
 #   scripts/kafka.sh status [PORT]    exit 0 if it runs, 1 if not
 #
 # Then: PULSE_TEST_KAFKA_BROKERS=127.0.0.1:9092 go test ./ingest/
 #
 # Every command is idempotent. Each start formats empty storage: nothing
-# survives a stop. Topics are not auto-created; clients create theirs.
+# survives a stop and start; only restart keeps it. Topics are not
+# auto-created; clients create theirs.
 #
 # Environment:
 #   PULSE_KAFKA_VERSION          Kafka release (default 4.1.2; needs Java 17+)
@@ -143,9 +147,14 @@ write_config() {
 	EOF
 }
 
-# random_cluster_id prints a KRaft cluster id: 16 random bytes, base64url.
+# random_cluster_id prints a KRaft cluster id: 16 random bytes, base64url,
+# not starting with '-' (the storage tool would read it as an option).
 random_cluster_id() {
-	head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n'
+	local id=""
+	until [[ -n "$id" && "$id" != -* ]]; do
+		id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+	done
+	echo "$id"
 }
 
 cmd_start() {
@@ -177,7 +186,17 @@ cmd_start() {
 		tail -n 20 "$dir/logs/format.log" >&2
 		die "formatting storage in $dir/data failed (log above)"
 	fi
+	launch "$port" "$cport"
+}
 
+# launch starts the broker configured in the run dir of port $1 (controller
+# port $2) and waits until it serves.
+launch() {
+	local port="$1" cport="$2"
+	local dir pid java cp=("-cp" "$LIBS/*")
+	dir="$(run_dir "$port")"
+	java="$(java_bin)"
+	local log4j="-Dlog4j2.configurationFile=$dir/log4j2.properties"
 	log "starting kafka $KAFKA_VERSION on 127.0.0.1:$port (controller :$cport, run dir $dir)"
 	# setsid: the broker outlives this script and the shell that ran it.
 	setsid nohup "$java" -Xms128m -Xmx"${PULSE_KAFKA_HEAP:-512m}" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
@@ -227,6 +246,28 @@ cmd_stop() {
 	log "kafka on port $port stopped (logs kept in $dir/logs)"
 }
 
+cmd_restart() {
+	local port="${1:-$DEFAULT_PORT}"
+	check_port "$port"
+	local dir cport
+	dir="$(run_dir "$port")"
+	[[ -f "$dir/server.properties" && -f "$dir/data/meta.properties" ]] ||
+		die "no formatted broker storage in $dir to restart (start one with: scripts/kafka.sh start $port)"
+	cport="$(sed -n 's/^controller\.quorum\.bootstrap\.servers=127\.0\.0\.1://p' "$dir/server.properties")"
+	check_port "$cport"
+	cmd_stop "$port"
+	check_java
+	for p in "$port" "$cport"; do
+		listening "$p" && die "port $p on 127.0.0.1 is taken by another process"
+	done
+	# The readiness check looks for the start line in server.log: begin a
+	# fresh one, keeping the previous run's next to it.
+	if [[ -f "$dir/logs/server.log" ]]; then
+		mv -f "$dir/logs/server.log" "$dir/logs/server.log.previous"
+	fi
+	launch "$port" "$cport"
+}
+
 cmd_status() {
 	local port="${1:-$DEFAULT_PORT}"
 	check_port "$port"
@@ -245,7 +286,7 @@ main() {
 	shift
 	case "$cmd" in
 	install) (($# == 0)) || usage; check_java; cmd_install ;;
-	start | stop | status) (($# <= 1)) || usage; "cmd_$cmd" "$@" ;;
+	start | stop | restart | status) (($# <= 1)) || usage; "cmd_$cmd" "$@" ;;
 	-h | --help | help) usage ;;
 	*) log "unknown command '$cmd'"; usage ;;
 	esac
