@@ -61,6 +61,7 @@ func newRootCmd(streams Streams) *cobra.Command {
 		newTopCmd(streams),
 		newStatusCmd(streams),
 		newLoadCmd(streams),
+		newBackfillCmd(streams),
 	)
 	return root
 }

@@ -30,5 +30,5 @@ run_case() {
 	echo
 }
 
-run_case batched --batch 100 --concurrency 8
-run_case single --batch 1 --concurrency 32
+run_case batched --batch 100 --concurrency 32
+run_case single --batch 1 --concurrency 256

@@ -1,0 +1,354 @@
+package backfill
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/valyala/fastjson"
+
+	"github.com/pulse-analytics/pulse/gen"
+	"github.com/pulse-analytics/pulse/ingest"
+)
+
+func TestLoadsEveryFormatAndCompression(t *testing.T) {
+	events := generated(t, 3000)
+	dir := t.TempDir()
+	ndjson := encode(t, events, gen.FormatNDJSON)
+	csvData := encode(t, events, gen.FormatCSV)
+	tests := []struct {
+		name string
+		path string
+	}{
+		{"csv", writeFile(t, dir, "events.csv", csvData)},
+		{"csv gzip", writeFile(t, dir, "events.csv.gz", gzipped(t, csvData))},
+		{"csv zstd", writeFile(t, dir, "events.csv.zst", zstded(t, csvData))},
+		{"ndjson", writeFile(t, dir, "events.ndjson", ndjson)},
+		{"ndjson gzip", writeFile(t, dir, "events.jsonl.gz", gzipped(t, ndjson))},
+		{"ndjson zstd", writeFile(t, dir, "events.ndjson.zst", zstded(t, ndjson))},
+		{"parquet", parquetOf(t, dir, "events.parquet", events)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db := newStore(t)
+			summary, err := load(t, db, "", Config{BatchRows: 1000}, tt.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if summary.Rows != 3000 || summary.Loaded != 3000 || summary.Rejected != 0 || summary.Duplicates != 0 {
+				t.Fatalf("summary %+v; want 3000 rows read and loaded", summary)
+			}
+			got := stored(t, db)
+			if !slices.Equal(storedIDs(got), ids(events)) {
+				t.Fatalf("stored %d events, not the file's %d (ids differ)", len(got), len(events))
+			}
+			byID := map[string]ingest.Event{}
+			for _, ev := range events {
+				byID[ev.EventID] = ev
+			}
+			for _, s := range got {
+				want := byID[s.ID]
+				if !s.TS.Equal(want.TS) || s.Tenant != want.TenantID || s.User != want.UserID || s.Event != want.Event || s.Session != want.SessionID || !sameJSON(t, s.Props, string(want.Properties)) || !sameJSON(t, s.Context, string(want.Context)) {
+					t.Fatalf("stored %+v, want %+v", s, want)
+				}
+			}
+		})
+	}
+}
+
+func sameJSON(t testing.TB, a, b string) bool {
+	t.Helper()
+	var x, y any
+	if err := json.Unmarshal([]byte(a), &x); err != nil {
+		t.Fatalf("%q: %v", a, err)
+	}
+	if err := json.Unmarshal([]byte(b), &y); err != nil {
+		t.Fatalf("%q: %v", b, err)
+	}
+	xa, _ := json.Marshal(x)
+	ya, _ := json.Marshal(y)
+	return string(xa) == string(ya)
+}
+
+func TestMappingExtraColumnsAndJSONColumnBecomeProperties(t *testing.T) {
+	dir := t.TempDir()
+	csvPath := writeFile(t, dir, "export.csv", []byte(
+		"timestamp,uid,account,name,sess,attrs,plan,seats\n"+
+			`2026-09-01T10:00:00Z,u1,acme,signup,s1,"{""source"":""ads"",""trial"":true}",pro,5`+"\n"+
+			"2026-09-01T10:05:00.250+02:00,u2,acme,login,s2,,free,\n"))
+	ndjsonPath := writeFile(t, dir, "export.ndjson", []byte(
+		`{"timestamp":"2026-09-02T10:00:00Z","uid":"u3","account":"acme","name":"signup","sess":"s3","attrs":"{\"source\":\"seo\"}","plan":"pro","seats":7}`+"\n"))
+	pqSrc := writeFile(t, dir, "pq.ndjson", []byte(
+		`{"timestamp":"2026-09-03 08:30:00.5","uid":"u4","account":"acme","name":"signup","sess":"s4","attrs":{"source":"partner"},"plan":"team","seats":3}`+"\n"))
+	pqPath := filepath.Join(dir, "export.parquet")
+	duckdbExec(t, `COPY (SELECT * FROM read_ndjson('`+pqSrc+`', columns = {timestamp: 'TIMESTAMP', uid: 'VARCHAR', account: 'VARCHAR', name: 'VARCHAR', sess: 'VARCHAR', attrs: 'JSON', plan: 'VARCHAR', seats: 'INTEGER'})) TO '`+pqPath+`' (FORMAT parquet)`)
+
+	m, err := ParseMapping([]string{"ts=timestamp,user_id=uid", "tenant_id=account,event=name,session_id=sess,properties=attrs"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := newStore(t)
+	summary, err := load(t, db, "", Config{Mapping: m}, csvPath, ndjsonPath, pqPath)
+	if err != nil {
+		t.Fatalf("%v (%+v)", err, summary)
+	}
+	if summary.Loaded != 4 || summary.Rejected != 0 {
+		t.Fatalf("summary %+v; want 4 loaded", summary)
+	}
+	byUser := map[string]storedEvent{}
+	for _, e := range stored(t, db) {
+		byUser[e.User] = e
+	}
+	tests := []struct {
+		user, ts, event, props string
+	}{
+		{"u1", "2026-09-01T10:00:00.000Z", "signup", `{"source":"ads","trial":true,"plan":"pro","seats":"5"}`},
+		{"u2", "2026-09-01T08:05:00.250Z", "login", `{"plan":"free"}`},                          // empty cells are absent
+		{"u3", "2026-09-02T10:00:00.000Z", "signup", `{"source":"seo","plan":"pro","seats":7}`}, // JSON in a string
+		{"u4", "2026-09-03T08:30:00.500Z", "signup", `{"source":"partner","plan":"team","seats":3}`},
+	}
+	for _, tt := range tests {
+		e, ok := byUser[tt.user]
+		if !ok {
+			t.Fatalf("%s not stored", tt.user)
+		}
+		if got := e.TS.UTC().Format(ingest.TSLayout); got != tt.ts || e.Event != tt.event || e.Tenant != "acme" || !sameJSON(t, e.Props, tt.props) {
+			t.Errorf("%s: ts %s event %s tenant %s properties %s; want ts %s event %s tenant acme properties %s", tt.user, got, e.Event, e.Tenant, e.Props, tt.ts, tt.event, tt.props)
+		}
+	}
+}
+
+func TestParseMappingRefusesMistakes(t *testing.T) {
+	tests := []struct{ value, want string }{
+		{"ts", "want field=column"},
+		{"when=timestamp", `"when" is not an event field`},
+		{"ts=a,ts=b", "mapped twice"},
+		{"ts=a,user_id=a", "feeds both"},
+	}
+	for _, tt := range tests {
+		if _, err := ParseMapping([]string{tt.value}); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("ParseMapping(%q) = %v; want an error containing %q", tt.value, err, tt.want)
+		}
+	}
+	m, _ := ParseMapping([]string{"ts=when"})
+	if _, err := Expand([]string{writeFile(t, t.TempDir(), "x.csv", []byte("ts,event\n"))}, ""); err != nil {
+		t.Fatal(err)
+	}
+	db := newStore(t)
+	_, err := load(t, db, "", Config{Mapping: m}, writeFile(t, t.TempDir(), "x.csv", []byte("ts,event\n")))
+	var ie *InputError
+	if !errors.As(err, &ie) || !strings.Contains(err.Error(), `no column "when"`) {
+		t.Fatalf("a mapped column the header lacks: %v; want an InputError naming it", err)
+	}
+}
+
+// badRows is a CSV file with one good row and one row per kind of mistake,
+// and the rejects it must give.
+func badRows(t *testing.T) (string, []Reject) {
+	t.Helper()
+	data := "event,user_id,tenant_id,session_id,ts,properties\n" +
+		"signup,u1,acme,s1,2026-09-01T10:00:00Z,\n" + // row 1: good
+		"signup,,acme,s1,2026-09-01T10:00:00Z,\n" + // row 2: no user_id
+		"signup,u1,acme,s1,2026-09-01 10:00:00,\n" + // row 3: ts without zone
+		`signup,u1,acme,s1,2026-09-01T10:00:00Z,"{""a"":{""b"":1}}"` + "\n" + // row 4: nested property
+		"signup,u1,acme,s1,2026-09-01T10:00:00Z,{not json\n" + // row 5: properties not JSON
+		"signup,u1,acme\n" + // row 6: too few columns
+		"signup,u1,ac me,s1,2026-09-01T10:00:00Z,\n" + // row 7: bad tenant
+		"login,u1,acme,s1,2026-09-01T10:01:00Z,\n" // row 8: good
+	path := writeFile(t, t.TempDir(), "bad.csv", []byte(data))
+	want := []Reject{
+		{Row: 2, Line: 3, Field: "user_id"},
+		{Row: 3, Line: 4, Field: "ts"},
+		{Row: 4, Line: 5, Field: "properties.a"},
+		{Row: 5, Line: 6, Field: "properties"},
+		{Row: 6, Line: 7, Field: ingest.RootField},
+		{Row: 7, Line: 8, Field: "tenant_id"},
+	}
+	for i := range want {
+		want[i].Source = path
+	}
+	return path, want
+}
+
+func readRejects(t *testing.T, path string) []Reject {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []Reject
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var r Reject
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func TestRejectedRowsAreListedWithRowFieldAndReason(t *testing.T) {
+	path, want := badRows(t)
+	db := newStore(t)
+	rejects := filepath.Join(t.TempDir(), "rejects.ndjson")
+	summary, err := load(t, db, "", Config{RejectsPath: rejects}, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if summary.Rows != 8 || summary.Loaded != 2 || summary.Rejected != 6 || summary.RejectsPath != rejects {
+		t.Fatalf("summary %+v; want 8 rows, 2 loaded, 6 rejected listed in %s", summary, rejects)
+	}
+	got := readRejects(t, rejects)
+	if len(got) != len(want) {
+		t.Fatalf("rejects file lists %d rows: %+v", len(got), got)
+	}
+	for i := range want {
+		if got[i].Source != want[i].Source || got[i].Row != want[i].Row || got[i].Line != want[i].Line || got[i].Field != want[i].Field || got[i].Reason == "" {
+			t.Errorf("reject %d = %+v; want %+v with a reason", i, got[i], want[i])
+		}
+	}
+	if !strings.Contains(got[1].Reason, "no time zone") {
+		t.Errorf("the zone-less ts is rejected for %q; want the contract's reason", got[1].Reason)
+	}
+	if n := len(stored(t, db)); n != 2 {
+		t.Fatalf("store holds %d events; want the 2 good rows", n)
+	}
+}
+
+func TestMaxRejects(t *testing.T) {
+	path, _ := badRows(t) // 6 of 8 rows rejected (75%)
+	tests := []struct {
+		limit string
+		fail  bool
+	}{
+		{"", false},
+		{"6", false},
+		{"5", true},
+		{"0", true},
+		{"75%", false},
+		{"74.9%", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.limit, func(t *testing.T) {
+			limit, err := ParseLimit(tt.limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = load(t, newStore(t), "", Config{MaxRejects: limit}, path)
+			if got := errors.Is(err, ErrTooManyRejects); got != tt.fail {
+				t.Fatalf("--max-rejects %q: err %v; want failure %v", tt.limit, err, tt.fail)
+			}
+		})
+	}
+	for _, bad := range []string{"-1", "x", "101%", "%"} {
+		if _, err := ParseLimit(bad); err == nil {
+			t.Errorf("ParseLimit(%q) accepted it", bad)
+		}
+	}
+}
+
+func TestSameFileTwiceStoresNothingTwice(t *testing.T) {
+	events := generated(t, 2000)
+	// Half the rows carry no event_id: they get one from their content.
+	for i := range events {
+		if i%2 == 0 {
+			events[i].EventID = ""
+		}
+	}
+	dir := t.TempDir()
+	path := writeFile(t, dir, "events.ndjson", []byte(strings.ReplaceAll(string(encode(t, events, gen.FormatNDJSON)), `"event_id":"",`, "")))
+	db := newStore(t)
+	state := filepath.Join(dir, "state")
+
+	first, err := load(t, db, state, Config{BatchRows: 500}, path)
+	if err != nil || first.Loaded != 2000 {
+		t.Fatalf("first run: %+v, %v; want 2000 loaded", first, err)
+	}
+	second, err := load(t, db, state, Config{BatchRows: 500}, path)
+	if err != nil || second.Loaded != 0 || second.Resumed != 2000 {
+		t.Fatalf("second run: %+v, %v; want nothing loaded, 2000 skipped as loaded before", second, err)
+	}
+	// Without checkpoints every row is read again and the store finds each
+	// one, derived ids included, already there.
+	third, err := load(t, db, "", Config{BatchRows: 500}, path)
+	if err != nil || third.Loaded != 0 || third.Duplicates != 2000 || third.Rows != 2000 {
+		t.Fatalf("run without checkpoints: %+v, %v; want 2000 rows read, all duplicates", third, err)
+	}
+	if n := len(stored(t, db)); n != 2000 {
+		t.Fatalf("store holds %d events; want 2000", n)
+	}
+}
+
+func TestContentIDIsStableAndIgnoresKeyOrder(t *testing.T) {
+	c := ingest.NewContract()
+	decode := func(raw string) ingest.Event {
+		ev, fe := c.Decode([]byte(raw))
+		if fe != nil {
+			t.Fatal(fe)
+		}
+		return ev
+	}
+	a := decode(`{"event":"e","user_id":"u","tenant_id":"t","session_id":"s","ts":"2026-09-01T12:00:00.1234+02:00","properties":{"a":1,"b":"x"}}`)
+	b := decode(`{"ts":"2026-09-01T10:00:00.123Z","properties":{"b":"x","a":1},"session_id":"s","tenant_id":"t","user_id":"u","event":"e","context":{"os":"Linux"}}`)
+	c2 := decode(`{"event":"e","user_id":"u","tenant_id":"t","session_id":"s","ts":"2026-09-01T10:00:00.124Z","properties":{"a":1,"b":"x"}}`)
+	var p fastjson.Parser
+	idA, _ := contentID(&a, &p, nil)
+	idB, _ := contentID(&b, &p, nil)
+	idC, _ := contentID(&c2, &p, nil)
+	if idA != idB {
+		t.Fatalf("same event, keys reordered and context added: %s != %s", idA, idB)
+	}
+	if idA == idC {
+		t.Fatal("events a millisecond apart got the same id")
+	}
+	if id, err := uuid.Parse(idA); err != nil || id.Version() != 5 {
+		t.Fatalf("id %q is not a UUIDv5", idA)
+	}
+}
+
+func TestEmbeddedStoreWithoutSchemaIsRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "none.db")
+	_, err := OpenEmbedded(context.Background(), path, "")
+	var se *SchemaError
+	if !errors.As(err, &se) || !strings.Contains(err.Error(), "pulse schema apply --data "+path) {
+		t.Fatalf("missing store: %v; want a SchemaError telling to run pulse schema apply", err)
+	}
+	if _, statErr := os.Stat(path); !os.IsNotExist(statErr) {
+		t.Fatal("backfill created the store file")
+	}
+}
+
+func TestExpandDirectoriesAndGlobs(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"b.csv", "a.ndjson.gz", "sub/c.parquet", ".hidden.csv", "README.md"} {
+		os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755)
+		writeFile(t, dir, name, nil)
+	}
+	got, err := Expand([]string{dir, filepath.Join(dir, "*.csv")}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Source{
+		{filepath.Join(dir, "a.ndjson.gz"), FormatNDJSON},
+		{filepath.Join(dir, "b.csv"), FormatCSV},
+		{filepath.Join(dir, "sub/c.parquet"), FormatParquet},
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("Expand = %v; want %v", got, want)
+	}
+	if _, err := Expand([]string{filepath.Join(dir, "README.md")}, ""); err == nil || !strings.Contains(err.Error(), "--format") {
+		t.Fatalf("unknown extension: %v; want advice to give --format", err)
+	}
+	if _, err := Expand([]string{filepath.Join(dir, "nope-*.csv")}, ""); err == nil {
+		t.Fatal("a glob matching nothing was accepted")
+	}
+}

@@ -1,0 +1,388 @@
+package backfill
+
+import (
+	"bufio"
+	"context"
+	dbsql "database/sql"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strings"
+	"sync/atomic"
+
+	_ "github.com/duckdb/duckdb-go/v2" // the "duckdb" database/sql driver
+
+	"github.com/pulse-analytics/pulse/ingest"
+	sqlfiles "github.com/pulse-analytics/pulse/sql"
+)
+
+// chunk is a run of consecutive source rows, read by one reader goroutine
+// and turned into events by a worker. Rows are numbered from 1 in source
+// order: the CSV record after the header, the NDJSON line, the Parquet row.
+type chunk struct {
+	// last is the number of the last row the chunk covers; rows before it
+	// that are not in the chunk (blank lines) need no work.
+	last int64
+
+	// Rows as JSON objects (NDJSON): row i is data[ends[i-1]:ends[i]].
+	// Rows as JSON cells (Parquet): cell j is data[ends[j-1]:ends[j]], and
+	// row i is cells cellEnds[i-1] to cellEnds[i].
+	data      []byte
+	ends      []int
+	jsonCells bool
+	// Rows as CSV records: row i is cells[cellEnds[i-1]:cellEnds[i]].
+	cells    []string
+	cellEnds []int
+
+	nums  []int64 // row number of each row
+	lines []int64 // line where each row starts (text formats), 0 otherwise
+
+	// Filled in by the worker.
+	events  []ingest.Event
+	rejects []Reject
+	done    chan struct{}
+}
+
+func (c *chunk) len() int { return len(c.nums) }
+
+// rowReader reads a source's rows in order, in chunks.
+type rowReader interface {
+	// fill appends up to max rows to c, skipping rows numbered skip or
+	// less, and sets c.last. It returns io.EOF once the source is exhausted
+	// (c may still hold rows).
+	fill(c *chunk, max int, skip int64) error
+	// skipped counts the rows passed over because of skip.
+	skipped() int64
+	Close() error
+}
+
+// csvReader streams CSV records with encoding/csv; the first record is the
+// header.
+type csvReader struct {
+	in      *input
+	r       *csv.Reader
+	plan    plan
+	row     int64
+	skips   int64
+	rejects []Reject // records that are not CSV, reported by fill
+}
+
+func newCSVReader(in *input, m Mapping) (*csvReader, error) {
+	r := csv.NewReader(in.r)
+	r.FieldsPerRecord = -1 // the builder reports a wrong column count per row
+	r.ReuseRecord = true
+	header, err := r.Read()
+	if errors.Is(err, io.EOF) {
+		return &csvReader{in: in, r: r}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read the CSV header: %w", err)
+	}
+	columns := make([]string, len(header))
+	for i, h := range header {
+		columns[i] = strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))
+	}
+	p, err := m.resolve(columns)
+	if err != nil {
+		return nil, inputErrorf("%v", err)
+	}
+	return &csvReader{in: in, r: r, plan: p}, nil
+}
+
+func (cr *csvReader) fill(c *chunk, max int, skip int64) error {
+	if cr.plan.fields == nil {
+		return io.EOF // no header: an empty file
+	}
+	for c.len() < max {
+		record, err := cr.r.Read()
+		if errors.Is(err, io.EOF) {
+			return io.EOF
+		}
+		cr.row++
+		c.last = cr.row
+		if err != nil {
+			var pe *csv.ParseError
+			if !errors.As(err, &pe) {
+				return err
+			}
+			if cr.row > skip {
+				c.rejects = append(c.rejects, Reject{Row: cr.row, Line: int64(pe.StartLine), Field: ingest.RootField, Reason: "not valid CSV: " + pe.Err.Error()})
+			} else {
+				cr.skips++
+			}
+			continue
+		}
+		if cr.row <= skip {
+			cr.skips++
+			continue
+		}
+		line, _ := cr.r.FieldPos(0)
+		c.cells = append(c.cells, record...)
+		c.cellEnds = append(c.cellEnds, len(c.cells))
+		c.nums = append(c.nums, cr.row)
+		c.lines = append(c.lines, int64(line))
+	}
+	return nil
+}
+
+func (cr *csvReader) skipped() int64 { return cr.skips }
+func (cr *csvReader) Close() error   { return cr.in.Close() }
+
+// MaxLineBytes bounds one NDJSON line; longer lines are rejected without
+// being held in memory.
+const MaxLineBytes = 1 << 20
+
+// ndjsonReader streams lines; blank lines are skipped.
+type ndjsonReader struct {
+	in    *input
+	r     *bufio.Reader
+	line  int64
+	skips int64
+}
+
+func newNDJSONReader(in *input) *ndjsonReader {
+	r := in.r
+	if r.Size() < MaxLineBytes {
+		r = bufio.NewReaderSize(r, MaxLineBytes)
+	}
+	return &ndjsonReader{in: in, r: r}
+}
+
+func (nr *ndjsonReader) fill(c *chunk, max int, skip int64) error {
+	for c.len() < max {
+		data, err := nr.r.ReadSlice('\n')
+		tooLong := errors.Is(err, bufio.ErrBufferFull)
+		for errors.Is(err, bufio.ErrBufferFull) { // drop the rest of the line
+			_, err = nr.r.ReadSlice('\n')
+		}
+		if len(data) == 0 && errors.Is(err, io.EOF) {
+			return io.EOF
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			return err
+		}
+		nr.line++
+		c.last = nr.line
+		if nr.line <= skip {
+			nr.skips++
+		} else if tooLong {
+			c.rejects = append(c.rejects, Reject{Row: nr.line, Line: nr.line, Field: ingest.RootField, Reason: fmt.Sprintf("line is longer than %d bytes", MaxLineBytes)})
+		} else if line := trimSpace(data); len(line) > 0 {
+			c.data = append(c.data, line...)
+			c.ends = append(c.ends, len(c.data))
+			c.nums = append(c.nums, nr.line)
+			c.lines = append(c.lines, nr.line)
+		}
+		if errors.Is(err, io.EOF) {
+			return io.EOF
+		}
+	}
+	return nil
+}
+
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r' || b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
+	}
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t' || b[0] == '\r' || b[0] == '\n') {
+		b = b[1:]
+	}
+	return b
+}
+
+func (nr *ndjsonReader) skipped() int64 { return nr.skips }
+func (nr *ndjsonReader) Close() error   { return nr.in.Close() }
+
+// parquetSliceRows bounds the rows one query materialises: a row group
+// bigger than this is read in slices.
+const parquetSliceRows = 131_072
+
+// parquetReader lets DuckDB decode the Parquet file, a row group (or a
+// slice of one) per query on a private in-memory database, each row
+// rendered as a JSON object. Memory stays bounded by the slice, not the
+// file.
+type parquetReader struct {
+	ctx   context.Context
+	db    *dbsql.DB
+	path  string
+	plan  plan
+	total int64
+	cells []dbsql.RawBytes
+	dest  []any
+	// ranges are the [from, to) row ranges still to read, 0-based.
+	ranges [][2]int64
+	// tsRendered: ts comes from a typed timestamp column.
+	tsRendered bool
+	rows       *dbsql.Rows
+	next       int64 // 0-based number of the next row rows returns
+	end        int64
+	skips      int64
+	// pos is the next row, for progress (read by another goroutine).
+	pos atomic.Int64
+}
+
+// ParquetMemoryLimit caps the reading DuckDB's memory.
+const ParquetMemoryLimit = "128MB"
+
+func newParquetReader(ctx context.Context, path string, m Mapping) (*parquetReader, error) {
+	params := url.Values{}
+	params.Set("memory_limit", ParquetMemoryLimit)
+	// One thread keeps rows in file order and leaves the other core to the
+	// contract checks.
+	params.Set("threads", "1")
+	db, err := dbsql.Open("duckdb", "?"+params.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open DuckDB to read Parquet: %w", err)
+	}
+	db.SetMaxOpenConns(1)
+	pr := &parquetReader{ctx: ctx, db: db, path: path}
+	if err := pr.describe(m); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return pr, nil
+}
+
+func (pr *parquetReader) describe(m Mapping) error {
+	rows, err := pr.db.QueryContext(pr.ctx, stmt("backfill/parquet_columns"), pr.path)
+	if err != nil {
+		return fmt.Errorf("%s is not a readable Parquet file: %w", pr.path, err)
+	}
+	types, err := rows.ColumnTypes()
+	rows.Close()
+	if err != nil {
+		return err
+	}
+	columns := make([]string, len(types))
+	for i, t := range types {
+		columns[i] = t.Name()
+	}
+	p, err := m.resolve(columns)
+	if err != nil {
+		return inputErrorf("%s: %v", pr.path, err)
+	}
+	for i, f := range p.fields {
+		if f == fieldTS && strings.HasPrefix(types[i].DatabaseTypeName(), "TIMESTAMP") {
+			pr.tsRendered = true
+		}
+	}
+	pr.plan = p
+	pr.cells = make([]dbsql.RawBytes, len(columns))
+	pr.dest = make([]any, len(columns))
+	for i := range pr.cells {
+		pr.dest[i] = &pr.cells[i]
+	}
+	groups, err := pr.db.QueryContext(pr.ctx, stmt("backfill/parquet_row_groups"), pr.path)
+	if err != nil {
+		return fmt.Errorf("read the row groups of %s: %w", pr.path, err)
+	}
+	defer groups.Close()
+	var from int64
+	for groups.Next() {
+		var id, n int64
+		if err := groups.Scan(&id, &n); err != nil {
+			return err
+		}
+		for lo := from; lo < from+n; lo += parquetSliceRows {
+			pr.ranges = append(pr.ranges, [2]int64{lo, min(lo+parquetSliceRows, from+n)})
+		}
+		from += n
+	}
+	pr.total = from
+	return groups.Err()
+}
+
+func (pr *parquetReader) fill(c *chunk, max int, skip int64) error {
+	for c.len() < max {
+		if pr.rows == nil {
+			if err := pr.query(skip); err != nil {
+				return err
+			}
+		}
+		if !pr.rows.Next() {
+			if err := pr.rows.Err(); err != nil {
+				return fmt.Errorf("read %s: %w", pr.path, err)
+			}
+			pr.rows.Close()
+			pr.rows = nil
+			if pr.next != pr.end {
+				return fmt.Errorf("read %s: the query for rows up to %d ended after row %d", pr.path, pr.end, pr.next)
+			}
+			continue
+		}
+		if err := pr.rows.Scan(pr.dest...); err != nil {
+			return fmt.Errorf("read %s: %w", pr.path, err)
+		}
+		pr.next++
+		pr.pos.Store(pr.next)
+		c.last = pr.next
+		c.jsonCells = true
+		for _, cell := range pr.cells {
+			c.data = append(c.data, cell...)
+			c.ends = append(c.ends, len(c.data))
+		}
+		c.cellEnds = append(c.cellEnds, len(c.ends))
+		c.nums = append(c.nums, pr.next)
+		c.lines = append(c.lines, 0)
+	}
+	return nil
+}
+
+// query starts the next range, passing over the rows at or before skip
+// without reading them.
+func (pr *parquetReader) query(skip int64) error {
+	for len(pr.ranges) > 0 && pr.ranges[0][1] <= skip {
+		pr.skips += pr.ranges[0][1] - pr.ranges[0][0]
+		pr.ranges = pr.ranges[1:]
+	}
+	if len(pr.ranges) == 0 {
+		pr.pos.Store(pr.total)
+		return io.EOF
+	}
+	from, to := pr.ranges[0][0], pr.ranges[0][1]
+	pr.ranges = pr.ranges[1:]
+	if from < skip {
+		pr.skips += skip - from
+		from = skip
+	}
+	rows, err := pr.db.QueryContext(pr.ctx, stmt("backfill/parquet_rows"), pr.path, from, to)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", pr.path, err)
+	}
+	pr.rows, pr.next, pr.end = rows, from, to
+	return nil
+}
+
+func (pr *parquetReader) skipped() int64 { return pr.skips }
+
+func (pr *parquetReader) Close() error {
+	if pr.rows != nil {
+		pr.rows.Close()
+	}
+	return pr.db.Close()
+}
+
+func stmt(name string) string { return sqlfiles.Statement(sqlfiles.DuckDB, name) }
+
+// spoolStdin copies a Parquet stream to a temporary file: DuckDB reads
+// Parquet from its footer, so it needs a file it can seek in.
+func spoolStdin(in *input, dir string) (path string, cleanup func(), err error) {
+	f, err := os.CreateTemp(dir, "pulse-backfill-stdin-*.parquet")
+	if err != nil {
+		return "", nil, err
+	}
+	cleanup = func() { os.Remove(f.Name()) }
+	if _, err := io.Copy(f, in.r); err != nil {
+		f.Close()
+		cleanup()
+		return "", nil, fmt.Errorf("copy standard input to %s: %w", f.Name(), err)
+	}
+	if err := f.Close(); err != nil {
+		cleanup()
+		return "", nil, err
+	}
+	return f.Name(), cleanup, nil
+}

@@ -1,0 +1,199 @@
+package backfill
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pulse-analytics/pulse/store"
+)
+
+var (
+	pulseOnce sync.Once
+	pulseBin  string
+	pulseErr  error
+	pulseDir  string
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if pulseDir != "" {
+		os.RemoveAll(pulseDir)
+	}
+	os.Exit(code)
+}
+
+// pulse builds the pulse binary once per test run.
+func pulse(t *testing.T) string {
+	t.Helper()
+	pulseOnce.Do(func() {
+		pulseDir, pulseErr = os.MkdirTemp("", "pulse-backfill-test")
+		if pulseErr != nil {
+			return
+		}
+		pulseBin = filepath.Join(pulseDir, "pulse")
+		out, err := exec.Command("go", "build", "-o", pulseBin, "..").CombinedOutput()
+		if err != nil {
+			pulseErr = fmt.Errorf("build pulse: %v\n%s", err, out)
+		}
+	})
+	if pulseErr != nil {
+		t.Fatal(pulseErr)
+	}
+	return pulseBin
+}
+
+var resumedLine = regexp.MustCompile(`skipped as duplicates\s+([\d,]+) already in the target, ([\d,]+) already loaded by an earlier run`)
+
+// TestKilledRunResumesWithoutDuplicatesOrGaps kills the real binary with
+// SIGKILL in the middle of a load and runs it again: the store must end up
+// with exactly the file's rows, once each, and the second run must start
+// from the checkpoint rather than from the first row.
+func TestKilledRunResumesWithoutDuplicatesOrGaps(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := pulse(t)
+	dir := t.TempDir()
+	const rows int64 = 150_000
+	src := filepath.Join(dir, "events.ndjson")
+	out, err := exec.Command(bin, "gen", "--seed", "5", "--users", "20000", "--days", "30", "--end", "2026-10-01",
+		"--max-events", strconv.FormatInt(rows, 10), "--out", src).CombinedOutput()
+	if err != nil {
+		t.Fatalf("gen: %v\n%s", err, out)
+	}
+	// Every third row loses its event_id, so that content-derived ids must
+	// also come out the same after the restart.
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n"))
+	idField := regexp.MustCompile(`"event_id":"[^"]*",`)
+	for i := range lines {
+		if i%3 == 0 {
+			lines[i] = idField.ReplaceAll(lines[i], nil)
+		}
+	}
+	if err := os.WriteFile(src, append(bytes.Join(lines, []byte("\n")), '\n'), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	db := newStore(t)
+	state := filepath.Join(dir, "state")
+	args := []string{"backfill", src, "--data", db, "--state", state, "--batch", "10000", "--rejects", filepath.Join(dir, "rejects.ndjson")}
+
+	// First Ctrl-C (SIGINT): the run finishes the batch in hand, says
+	// where it stopped and exits 1; then SIGKILL, which gives no warning.
+	interrupted := stopMidway(t, bin, args, state, 20_000, syscall.SIGINT, rows)
+	if !strings.Contains(interrupted, "interrupted after row") || !strings.Contains(interrupted, "run the same command again to resume") {
+		t.Fatalf("Ctrl-C output lacks where it stopped:\n%s", interrupted)
+	}
+	atInterrupt, _ := readCheckpoint(t, state)
+	stopMidway(t, bin, args, state, atInterrupt.Rows+20_000, syscall.SIGKILL, rows)
+	killedAt, _ := readCheckpoint(t, state)
+
+	second, err := exec.Command(bin, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("second run: %v\n%s", err, second)
+	}
+	m := resumedLine.FindSubmatch(second)
+	if m == nil {
+		t.Fatalf("no summary in:\n%s", second)
+	}
+	resumed, _ := strconv.ParseInt(strings.ReplaceAll(string(m[2]), ",", ""), 10, 64)
+	t.Logf("interrupted with %d rows durable, killed with %d; the last run passed over %d", atInterrupt.Rows, killedAt.Rows, resumed)
+	if resumed < killedAt.Rows {
+		t.Fatalf("second run passed over %d rows; the checkpoint at the kill said %d were durable:\n%s", resumed, killedAt.Rows, second)
+	}
+
+	st, err := store.Open(context.Background(), store.Options{Path: db, ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var total, distinct, missing int64
+	if err := st.DB.QueryRow(`SELECT count(*), count(DISTINCT (tenant_id, event_id, ts)) FROM events`).Scan(&total, &distinct); err != nil {
+		t.Fatal(err)
+	}
+	// Rows that kept their event_id: each must be stored.
+	if err := st.DB.QueryRow(`SELECT count(*) FROM read_ndjson(?, columns = {event_id: 'VARCHAR'}) f
+		WHERE f.event_id IS NOT NULL AND CAST(f.event_id AS UUID) NOT IN (SELECT event_id FROM events)`, src).Scan(&missing); err != nil {
+		t.Fatal(err)
+	}
+	if total != rows || distinct != rows || missing != 0 {
+		t.Fatalf("store holds %d events (%d distinct), %d of the file's ids missing; want exactly the file's %d rows once each", total, distinct, missing, rows)
+	}
+}
+
+// stopMidway runs backfill until its checkpoint passes atLeast rows, sends
+// it sig and returns its output once it has exited.
+func stopMidway(t *testing.T, bin string, args []string, state string, atLeast int64, sig syscall.Signal, rows int64) string {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	deadline := time.After(60 * time.Second)
+	for {
+		if cp, ok := readCheckpoint(t, state); ok && cp.Rows >= atLeast {
+			if cp.Complete || cp.Rows >= rows {
+				t.Fatalf("the load finished before it could be stopped: %+v", cp)
+			}
+			break
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("backfill exited before it was stopped (%v):\n%s", err, out.String())
+		case <-deadline:
+			cmd.Process.Kill()
+			t.Fatalf("no checkpoint past row %d after 60s:\n%s", atLeast, out.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if err := cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if code := cmd.ProcessState.ExitCode(); sig == syscall.SIGINT && code != 1 {
+			t.Fatalf("after Ctrl-C: exit %d (%v); want 1:\n%s", code, err, out.String())
+		}
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("backfill did not exit after %v", sig)
+	}
+	return out.String()
+}
+
+// readCheckpoint reads the only checkpoint in dir.
+func readCheckpoint(t *testing.T, dir string) (Checkpoint, bool) {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+	if len(files) != 1 {
+		return Checkpoint{}, false
+	}
+	data, err := os.ReadFile(files[0])
+	if err != nil {
+		return Checkpoint{}, false
+	}
+	var cp Checkpoint
+	if err := json.Unmarshal(data, &cp); err != nil {
+		t.Fatalf("checkpoint %s is not whole: %v", files[0], err)
+	}
+	return cp, true
+}

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# Measures `pulse backfill` on generated data (default 2,000,000 events):
+#
+#   1. Parquet and CSV into a fresh embedded store: rows/s, CPU seconds and
+#      peak RSS (/usr/bin/time -v), plus the same files with --dry-run
+#      (read + contract only) to show where the time goes;
+#   2. Parquet into ClickHouse side by side with the engine's own
+#      INSERT INTO events SELECT ... FROM file('....parquet') on the same
+#      file and the same (chDB) engine.
+#
+#   scripts/backfill-bench.sh [ROWS]
+#
+# The ClickHouse engine is chDB behind scripts/chdb_http.py (no ClickHouse
+# server can run here): pulse's batches travel over HTTP in Native format
+# through a single-threaded Python adapter that holds one engine lock, while
+# the engine's own INSERT ... SELECT reads the file in-process. That favours
+# the engine; against a real server over the native protocol pulse's side
+# loses the adapter hop. The engine's statement also does less work: no
+# contract check, no event_id derivation, properties parsed by JSONExtract.
+#
+# Environment: PULSE_BENCH_DIR (default /tmp/pulse-backfill-bench; the
+# generated files are kept there and reused), PULSE_BENCH_CHDB_PORT (default
+# 38124), PULSE_BENCH_SKIP_CLICKHOUSE=1 to measure the embedded store only.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+readonly ROWS="${1:-2000000}"
+readonly WORK="${PULSE_BENCH_DIR:-/tmp/pulse-backfill-bench}"
+readonly CHDB_PORT="${PULSE_BENCH_CHDB_PORT:-38124}"
+readonly PULSE="$WORK/pulse"
+
+log() { echo "backfill-bench: $*" >&2; }
+
+[[ "$ROWS" =~ ^[0-9]+$ ]] || { log "ROWS must be a number"; exit 2; }
+[[ -x /usr/bin/time ]] || { log "needs /usr/bin/time (apt-get install time)"; exit 1; }
+mkdir -p "$WORK"
+log "building pulse"
+go build -o "$PULSE" .
+
+gen() { # format file
+	if [[ ! -s "$2" ]]; then
+		log "generating $ROWS events as $1 ($2)"
+		"$PULSE" gen --seed 1 --users 50000 --tenants 20 --days 60 --end 2026-10-01 --max-events "$ROWS" --format "$1" --out "$2" >/dev/null
+	fi
+}
+gen ndjson "$WORK/events-$ROWS.ndjson"
+gen csv "$WORK/events-$ROWS.csv"
+readonly NDJSON="$WORK/events-$ROWS.ndjson" CSV="$WORK/events-$ROWS.csv" PARQUET="$WORK/events-$ROWS.parquet"
+
+DSN=""
+cleanup() { [[ -n "$DSN" ]] && scripts/chdb.sh stop "$CHDB_PORT" >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+chq() { # query [expect output]
+	local out
+	out="$(curl -sS --fail-with-body --data-binary "$1" "$DSN")" || { log "query failed: $1: $out"; exit 1; }
+	printf '%s' "$out"
+}
+
+# The engine writes the Parquet file (ts a UTC timestamp, properties and
+# context JSON text), which is also what a ClickHouse export looks like.
+log "starting the chDB adapter"
+DSN="$(scripts/chdb.sh start "$CHDB_PORT")"
+if [[ ! -s "$PARQUET" ]]; then
+	log "converting to Parquet with the engine"
+	chq "INSERT INTO FUNCTION file('$PARQUET', Parquet) SELECT * FROM file('$NDJSON', JSONEachRow, 'event_id UUID, event String, user_id String, tenant_id String, session_id String, ts DateTime64(3, \\'UTC\\'), event_version UInt32, properties String, context String')" >/dev/null
+fi
+
+# adapter_cpu prints the CPU seconds the chDB adapter (the engine) has used.
+adapter_cpu() {
+	local pid
+	pid="$(<"/tmp/pulse-chdb-$CHDB_PORT/chdb_http.pid")"
+	awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$pid/stat"
+}
+
+RESULTS=()
+# measure NAME ROWS -- command...: runs it under /usr/bin/time -v and
+# records wall time, rows/s, CPU seconds and peak RSS.
+measure() {
+	local name="$1" rows="$2"
+	shift 3
+	local tlog="$WORK/time.log"
+	if ! /usr/bin/time -v "$@" >"$WORK/out.log" 2>"$tlog"; then
+		cat "$WORK/out.log" "$tlog" >&2
+		log "$name failed"
+		exit 1
+	fi
+	local wall user sys rss secs
+	wall="$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$tlog")"
+	user="$(sed -n 's/.*User time (seconds): //p' "$tlog")"
+	sys="$(sed -n 's/.*System time (seconds): //p' "$tlog")"
+	rss="$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$tlog")"
+	secs="$(awk -F: '{ s = 0; for (i = 1; i <= NF; i++) s = s * 60 + $i; print s }' <<<"$wall")"
+	RESULTS+=("$(printf '%-44s %10s rows %8.1fs %10.0f rows/s  cpu %6.1fs  peak RSS %5d MB' "$name" "$rows" "$secs" "$(awk "BEGIN { print $rows / $secs }")" "$(awk "BEGIN { print $user + $sys }")" "$((rss / 1024))")")
+	log "${RESULTS[-1]}"
+	grep -E '^(rows read|loaded|rejected|skipped)' "$WORK/out.log" >&2 || true
+}
+
+fresh_store() {
+	rm -rf "$WORK/bench.db" "$WORK/bench.db.wal" "$WORK/bench.db.backfill"
+	"$PULSE" schema apply --data "$WORK/bench.db" >/dev/null
+}
+
+for f in "$PARQUET" "$CSV"; do
+	kind="${f##*.}"
+	measure "dry run (read + contract), $kind" "$ROWS" -- "$PULSE" backfill "$f" --dry-run --rejects "$WORK/rejects.ndjson"
+	fresh_store
+	measure "embedded store, $kind" "$ROWS" -- "$PULSE" backfill "$f" --data "$WORK/bench.db" --rejects "$WORK/rejects.ndjson"
+done
+
+if [[ "${PULSE_BENCH_SKIP_CLICKHOUSE:-}" != 1 ]]; then
+	for db in bench_pulse bench_engine; do
+		chq "DROP DATABASE IF EXISTS $db SYNC" >/dev/null
+		"$PULSE" schema apply --clickhouse "$DSN" --database "$db" --topic "$db" --consumer-group "$db" >/dev/null
+	done
+	before="$(adapter_cpu)"
+	measure "clickhouse (chDB adapter), pulse backfill parquet" "$ROWS" -- \
+		"$PULSE" backfill "$PARQUET" --clickhouse "$DSN" --database bench_pulse --state "$WORK/state" --no-resume --rejects "$WORK/rejects.ndjson"
+	RESULTS+=("$(printf '%-44s engine (adapter) cpu %.1fs' "  + the engine's side" "$(awk "BEGIN { print $(adapter_cpu) - $before }")")")
+	before="$(adapter_cpu)"
+	measure "clickhouse (chDB adapter), engine INSERT..SELECT file()" "$ROWS" -- \
+		curl -sS --fail-with-body --data-binary "INSERT INTO bench_engine.events (tenant_id, ts, event, user_id, session_id, event_id, event_version, properties, context) SELECT tenant_id, ts, event, user_id, session_id, event_id, event_version, JSONExtract(properties, 'Map(String, String)'), JSONExtract(context, 'Map(String, String)') FROM file('$PARQUET', Parquet)" "$DSN"
+	RESULTS+=("$(printf '%-44s engine (adapter) cpu %.1fs (the line above is curl'"'"'s own CPU and RSS)' "  + the engine's side" "$(awk "BEGIN { print $(adapter_cpu) - $before }")")")
+	log "rows stored: pulse $(chq 'SELECT count() FROM bench_pulse.events'), engine $(chq 'SELECT count() FROM bench_engine.events')"
+fi
+
+echo
+echo "pulse backfill, $ROWS generated events, $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
+printf '%s\n' "${RESULTS[@]}"
