@@ -6,7 +6,6 @@ import (
 	"context"
 	dbsql "database/sql"
 	"database/sql/driver"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -322,7 +321,7 @@ func (w *writer) appendAndCommit(ctx context.Context, events []ingest.Event, ids
 		}
 		ev := &events[i]
 		err := w.events.AppendRow(ev.TenantID, ev.TS.UTC(), ev.Event, ev.UserID, ev.SessionID, duckdb.UUID(ids[i]),
-			int32(ev.EventVersion), json.RawMessage(orEmpty(ev.Properties)), json.RawMessage(orEmpty(ev.Context)), ingestedAt)
+			int32(ev.EventVersion), string(orEmpty(ev.Properties)), string(orEmpty(ev.Context)), ingestedAt)
 		if err != nil {
 			return 0, fmt.Errorf("append event %d: %w", i, err)
 		}
