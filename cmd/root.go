@@ -56,12 +56,13 @@ func newRootCmd(streams Streams) *cobra.Command {
 	})
 	root.AddCommand(
 		newIngestCmd(streams),
-		newGenCmd(streams),
+		newQueryCmd(streams),
 		newSchemaCmd(streams),
+		newGenCmd(streams),
+		newBackfillCmd(streams),
+		newLoadCmd(streams),
 		newTopCmd(streams),
 		newStatusCmd(streams),
-		newLoadCmd(streams),
-		newBackfillCmd(streams),
 	)
 	return root
 }

@@ -45,6 +45,16 @@ func checkRollups(t *testing.T, st *Store) {
 			t.Errorf("%s: %d rows, %d distinct keys, %d keys missing, %d keys not in events", tc.table, rows, distinct, missing, extra)
 		}
 	}
+	// gap_days: days since the user's previous active day, capped at 30.
+	var wrong int
+	if err := st.DB.QueryRow(`SELECT count(*) FROM (
+		SELECT gap_days, least(coalesce(day - lag(day) OVER (PARTITION BY tenant_id, user_id ORDER BY day), 30), 30) AS want
+		FROM user_days) WHERE gap_days != want`).Scan(&wrong); err != nil {
+		t.Fatal(err)
+	}
+	if wrong != 0 {
+		t.Errorf("user_days: %d rows with a wrong gap_days", wrong)
+	}
 }
 
 func TestRollupsHoldEachActiveUserDayOnce(t *testing.T) {
@@ -124,7 +134,7 @@ func TestMigrationBackfillsRollupsOfAnOlderFile(t *testing.T) {
 	// Make it a file from before the rollups: schema version 1, no rollups.
 	for _, stmt := range []string{
 		"DROP TABLE user_days", "DROP TABLE user_event_days",
-		"DELETE FROM schema_migrations WHERE version = 2",
+		"DELETE FROM schema_migrations WHERE version IN (2, 4)",
 	} {
 		if _, err := st.DB.Exec(stmt); err != nil {
 			t.Fatal(err)
@@ -143,4 +153,38 @@ func TestMigrationBackfillsRollupsOfAnOlderFile(t *testing.T) {
 	if err := st.DB.QueryRow("SELECT count(*) FROM user_event_days").Scan(&n); err != nil || n != 3 {
 		t.Fatalf("user_event_days rows = %d (%v), want 3", n, err)
 	}
+}
+
+func TestLateDayShortensTheGapOfTheDayAfterIt(t *testing.T) {
+	st := openTestStore(t)
+	ctx := context.Background()
+	day := func(d int) time.Time { return time.Date(2026, 3, d, 12, 0, 0, 0, time.UTC) }
+	for _, batch := range [][]ingest.Event{
+		{rollupEvent("acme", "u1", "e", day(1)), rollupEvent("acme", "u1", "e", day(10))},
+		{rollupEvent("acme", "u1", "e", day(5))}, // late: between 03-01 and 03-10
+	} {
+		if _, err := st.Insert(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows, err := st.DB.Query("SELECT day, gap_days FROM user_days ORDER BY day")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var d time.Time
+		var gap int
+		if err := rows.Scan(&d, &gap); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%s:%d", d.Format("01-02"), gap))
+	}
+	// 03-01 has no earlier day (30); 03-05 follows 03-01 (4); 03-10 now
+	// follows 03-05 (5, was 9).
+	if want := "[03-01:30 03-05:4 03-10:5]"; fmt.Sprint(got) != want {
+		t.Fatalf("gaps %v, want %s", got, want)
+	}
+	checkRollups(t, st)
 }

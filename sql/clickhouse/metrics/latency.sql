@@ -1,0 +1,98 @@
+-- Percentiles of a numeric field of one event per time bucket: the
+-- ClickHouse twin of sql/duckdb/metrics/latency.sql (same columns, order
+-- and meaning). DuckDB's quantile_cont interpolates between the closest
+-- ranks at (n - 1) * p (R-7); quantilesExactInclusive is the same
+-- definition, computed exactly over all values. No condition ($where_op
+-- NULL) keeps every event.
+-- Translation notes:
+--   * events FINAL, so redelivered copies count once;
+--   * the condition's value is map[key] when the key is present and its
+--     text is not '' (JSON null is stored as ''), else NULL, like DuckDB's
+--     ->> on a missing key or a JSON null; toFloat64OrNull is TRY_CAST;
+--   * buckets as in events.sql (DateTime('UTC') starts, weeks from Monday).
+WITH
+    fromUnixTimestamp64Milli(toInt64({start_ms:Int64}), 'UTC') AS start_ts,
+    fromUnixTimestamp64Milli(toInt64({end_ms:Int64}) - 1, 'UTC') AS last_ts,
+    {interval:String} AS iv,
+    {where_op:Nullable(String)} AS where_op,
+    {where_number:Nullable(Float64)} AS where_number,
+    {where_text:Nullable(String)} AS where_text,
+    selected AS (
+        SELECT e.tenant_id AS tenant_id,
+               multiIf(iv = 'hour', toStartOfHour(toDateTime(e.ts, 'UTC')),
+                       iv = 'day', toDateTime(toDate(e.ts), 'UTC'),
+                       iv = 'week', toDateTime(toMonday(e.ts), 'UTC'),
+                       toDateTime(toStartOfMonth(e.ts), 'UTC')) AS bucket,
+               if({where_source:Nullable(String)} = 'properties',
+                  if(mapContains(e.properties, assumeNotNull({where_key:Nullable(String)})) AND e.properties[assumeNotNull({where_key:Nullable(String)})] != '',
+                     e.properties[assumeNotNull({where_key:Nullable(String)})], NULL),
+                  if(mapContains(e.context, assumeNotNull({where_key:Nullable(String)})) AND e.context[assumeNotNull({where_key:Nullable(String)})] != '',
+                     e.context[assumeNotNull({where_key:Nullable(String)})], NULL)) AS w,
+               toFloat64OrNull(toString(if({field_source:String} = 'properties',
+                  if(mapContains(e.properties, {field_key:String}) AND e.properties[{field_key:String}] != '', e.properties[{field_key:String}], NULL),
+                  if(mapContains(e.context, {field_key:String}) AND e.context[{field_key:String}] != '', e.context[{field_key:String}], NULL)))) AS v
+        FROM {db:Identifier}.events AS e FINAL
+        WHERE e.ts >= fromUnixTimestamp64Milli(toInt64({start_ms:Int64}), 'UTC')
+          AND e.ts < fromUnixTimestamp64Milli(toInt64({end_ms:Int64}), 'UTC')
+          AND e.event = {event:String}
+          AND ({tenant:Nullable(String)} IS NULL OR e.tenant_id = {tenant:Nullable(String)})
+    ),
+    matching AS (
+        SELECT tenant_id, bucket, v
+        FROM selected
+        WHERE where_op IS NULL
+           OR coalesce(
+                   if(where_number IS NOT NULL,
+                      multiIf(where_op = '=', toFloat64OrNull(w) = where_number,
+                              where_op = '!=', toFloat64OrNull(w) != where_number,
+                              where_op = '<', toFloat64OrNull(w) < where_number,
+                              where_op = '<=', toFloat64OrNull(w) <= where_number,
+                              where_op = '>', toFloat64OrNull(w) > where_number,
+                              where_op = '>=', toFloat64OrNull(w) >= where_number, NULL),
+                      multiIf(where_op = '=', w = where_text,
+                              where_op = '!=', w != where_text,
+                              where_op = '<', w < where_text,
+                              where_op = '<=', w <= where_text,
+                              where_op = '>', w > where_text,
+                              where_op = '>=', w >= where_text, NULL)),
+                   false)
+    ),
+    stats AS (
+        SELECT tenant_id, bucket, toInt64(count()) AS events, toInt64(count(v)) AS vals,
+               quantilesExactInclusive(0.5, 0.95, 0.99)(v) AS q
+        FROM matching
+        GROUP BY tenant_id, bucket
+    ),
+    tenants AS (
+        SELECT assumeNotNull({tenant:Nullable(String)}) AS tenant_id WHERE {tenant:Nullable(String)} IS NOT NULL
+        UNION DISTINCT
+        SELECT DISTINCT toString(tenant_id) FROM stats WHERE {tenant:Nullable(String)} IS NULL
+    ),
+    b0 AS (
+        SELECT multiIf(iv = 'hour', toStartOfHour(toDateTime(start_ts, 'UTC')),
+                       iv = 'day', toDateTime(toDate(start_ts), 'UTC'),
+                       iv = 'week', toDateTime(toMonday(start_ts), 'UTC'),
+                       toDateTime(toStartOfMonth(start_ts), 'UTC')) AS first_b,
+               multiIf(iv = 'hour', toStartOfHour(toDateTime(last_ts, 'UTC')),
+                       iv = 'day', toDateTime(toDate(last_ts), 'UTC'),
+                       iv = 'week', toDateTime(toMonday(last_ts), 'UTC'),
+                       toDateTime(toStartOfMonth(last_ts), 'UTC')) AS last_b
+    ),
+    buckets AS (
+        SELECT if(iv = 'month', addMonths(first_b, n),
+                  first_b + toIntervalSecond(n * multiIf(iv = 'hour', 3600, iv = 'day', 86400, 604800))) AS bucket
+        FROM b0
+        ARRAY JOIN range(toUInt64(multiIf(iv = 'hour', dateDiff('hour', first_b, last_b),
+                                          iv = 'day', dateDiff('day', first_b, last_b),
+                                          iv = 'week', intDiv(dateDiff('day', first_b, last_b), 7),
+                                          dateDiff('month', first_b, last_b)) + 1)) AS n
+    )
+SELECT t.tenant_id AS tenant_id, b.bucket AS bucket,
+       coalesce(s.events, 0) AS events,
+       coalesce(s.vals, 0) AS `values`,
+       if(s.vals > 0, s.q[1], NULL) AS p50, if(s.vals > 0, s.q[2], NULL) AS p95, if(s.vals > 0, s.q[3], NULL) AS p99
+FROM tenants AS t
+CROSS JOIN buckets AS b
+LEFT JOIN stats AS s ON s.tenant_id = t.tenant_id AND s.bucket = b.bucket
+ORDER BY t.tenant_id, b.bucket
+SETTINGS join_use_nulls = 1
