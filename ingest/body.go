@@ -78,9 +78,8 @@ func readBody(r *http.Request, limit int64, buf *bytes.Buffer) *requestError {
 		return reqErr(http.StatusUnsupportedMediaType, "unsupported_encoding", "Content-Encoding %q is not supported; use gzip or none", enc)
 	}
 	n, err := buf.ReadFrom(io.LimitReader(src, limit+1))
-	var maxErr *http.MaxBytesError
 	switch {
-	case errors.As(err, &maxErr) || n > limit:
+	case n > limit:
 		return reqErr(http.StatusRequestEntityTooLarge, "body_too_large", "body is over the limit of %d bytes (after decompression); split it into smaller batches", limit)
 	case errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) || errors.Is(err, io.ErrUnexpectedEOF) && r.Header.Get("Content-Encoding") != "":
 		return reqErr(http.StatusBadRequest, "malformed_gzip", "body is not valid gzip: %v", err)
@@ -125,8 +124,8 @@ func splitEvents(body []byte, format bodyFormat, allowSingle, allowMany bool) ([
 			// /v1/batch also takes a lone object as a one-line NDJSON body.
 			return splitEvents(body, formatNDJSON, allowSingle, allowMany)
 		}
-		if !json.Valid(trimmed) {
-			return nil, reqErr(http.StatusBadRequest, "malformed_json", "body is not valid JSON: %v", syntaxError(trimmed))
+		if err := fastjson.ValidateBytes(trimmed); err != nil {
+			return nil, reqErr(http.StatusBadRequest, "malformed_json", "body is not valid JSON: %v", err)
 		}
 		return []json.RawMessage{trimmed}, nil
 	default:
@@ -175,11 +174,6 @@ func splitArray(body []byte) ([]json.RawMessage, *requestError) {
 		}
 	}
 	return events, nil
-}
-
-func syntaxError(body []byte) error {
-	var v any
-	return json.Unmarshal(body, &v)
 }
 
 // leadingKind names the JSON type a body starts with, for error messages.
