@@ -214,6 +214,8 @@ type parquetReader struct {
 	dest  []any
 	// ranges are the [from, to) row ranges still to read, 0-based.
 	ranges [][2]int64
+	// types are the DuckDB types of the columns.
+	types []string
 	// tsRendered: ts comes from a typed timestamp column.
 	tsRendered bool
 	rows       *dbsql.Rows
@@ -259,6 +261,7 @@ func (pr *parquetReader) describe(m Mapping) error {
 	columns := make([]string, len(types))
 	for i, t := range types {
 		columns[i] = t.Name()
+		pr.types = append(pr.types, t.DatabaseTypeName())
 	}
 	p, err := m.resolve(columns)
 	if err != nil {
@@ -353,6 +356,41 @@ func (pr *parquetReader) query(skip int64) error {
 		return fmt.Errorf("read %s: %w", pr.path, err)
 	}
 	pr.rows, pr.next, pr.end = rows, from, to
+	return nil
+}
+
+// fillListed appends the listed rows (numbered from 1, ascending) to c.
+func (pr *parquetReader) fillListed(c *chunk, rows []int64) error {
+	res, err := pr.db.QueryContext(pr.ctx, stmt("backfill/parquet_listed_rows"), pr.path, rowListLiteral(rows))
+	if err != nil {
+		return fmt.Errorf("read %s: %w", pr.path, err)
+	}
+	defer res.Close()
+	i := 0
+	for res.Next() {
+		if i == len(rows) {
+			return fmt.Errorf("read %s: more rows than listed", pr.path)
+		}
+		if err := res.Scan(pr.dest...); err != nil {
+			return fmt.Errorf("read %s: %w", pr.path, err)
+		}
+		c.jsonCells = true
+		for _, cell := range pr.cells {
+			c.data = append(c.data, cell...)
+			c.ends = append(c.ends, len(c.data))
+		}
+		c.cellEnds = append(c.cellEnds, len(c.ends))
+		c.nums = append(c.nums, rows[i])
+		c.lines = append(c.lines, 0)
+		c.last = rows[i]
+		i++
+	}
+	if err := res.Err(); err != nil {
+		return fmt.Errorf("read %s: %w", pr.path, err)
+	}
+	if i != len(rows) {
+		return fmt.Errorf("read %s: %d of %d listed rows found", pr.path, i, len(rows))
+	}
 	return nil
 }
 

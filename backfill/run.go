@@ -57,6 +57,9 @@ type Config struct {
 	BatchRows int
 	// Workers decode rows in parallel; default GOMAXPROCS.
 	Workers int
+	// RowByRow turns the bulk lane off: every row goes through the contract
+	// in Go (the lane's differential tests compare the two).
+	RowByRow bool
 	// Stdin is read for the source "-".
 	Stdin io.Reader
 	// Contract validates rows; default ingest.NewContract(). Its NewID is
@@ -191,6 +194,10 @@ type run struct {
 	totalSize              int64
 
 	storeEmpty *bool // embedded target: cached emptiness check
+
+	// The bulk lane's source, for the rows it hands to the contract.
+	bulkRowPlan    *plan
+	bulkTSRendered bool
 }
 
 // Run loads every source, in order, and returns what it did; the summary
@@ -301,6 +308,10 @@ func (r *run) file(ctx context.Context, src Source) error {
 		if cp.Rows > 0 {
 			r.logger.Info("resuming after the last durable row", "source", src.Path, "row", cp.Rows)
 		}
+	}
+
+	if handled, err := r.bulkFile(ctx, src, key, &cp, resumable); handled || err != nil {
+		return err
 	}
 
 	rr, p, tsRendered, progress, err := r.open(ctx, src)

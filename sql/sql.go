@@ -1,6 +1,8 @@
 // Package sql embeds every SQL statement pulse runs, one folder per dialect
 // (duckdb/ for the embedded store, clickhouse/ for the production path).
-// Go code only binds parameters to these files; it never builds SQL text.
+// Go code binds parameters to these files. Where a statement needs
+// identifiers only known at run time (backfill's column mapping), the file
+// is a text/template that says where they go, and Go supplies them quoted.
 package sql
 
 import (
@@ -10,6 +12,7 @@ import (
 	"io/fs"
 	"sort"
 	"strings"
+	"text/template"
 )
 
 //go:embed duckdb all:clickhouse
@@ -32,6 +35,23 @@ func Statement(d Dialect, name string) string {
 		panic(fmt.Sprintf("sql: no statement %s/%s: %v", d, name, err))
 	}
 	return string(data)
+}
+
+// Template parses dialect/name as a text/template whose {{define}} blocks
+// are statements. Like Statement, a missing or broken file panics.
+func Template(d Dialect, name string) *template.Template {
+	return template.Must(template.New(name).Option("missingkey=error").Parse(Statement(d, name)))
+}
+
+// QuoteIdent quotes an identifier for DuckDB.
+func QuoteIdent(name string) string {
+	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
+}
+
+// QuoteString writes s as a DuckDB string literal (ClickHouse also
+// treats backslashes as escapes; do not use it there).
+func QuoteString(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 }
 
 // File is one embedded statement file.

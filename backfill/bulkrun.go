@@ -1,0 +1,198 @@
+package backfill
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+
+	"github.com/pulse-analytics/pulse/ingest"
+)
+
+// goRowsChunk is how many rows the contract's share of a bulk step is read
+// and stored in at a time, bounding memory when many rows need Go.
+const goRowsChunk = 64 * chunkRows
+
+// bulkSource is a source the bulk lane reads step by step.
+type bulkSource interface {
+	// next returns the next step after row skip, or ok false at the end.
+	next(ctx context.Context, skip int64) (step bulkStep, ok bool, err error)
+	// fillGo appends the listed rows of the current step to c, as the
+	// row-by-row lane reads them.
+	fillGo(c *chunk, rows []int64) error
+	// done releases the current step (a spooled CSV slice).
+	done(step bulkStep)
+	fraction() float64
+	skipped() int64
+	Close() error
+}
+
+// bulkFile loads one source through the bulk lane; it reports false, and
+// reads nothing, when the lane cannot take the source.
+func (r *run) bulkFile(ctx context.Context, src Source, key sourceKey, cp *Checkpoint, resumable bool) (bool, error) {
+	e, ok := r.cfg.Target.(*Embedded)
+	if !ok || r.cfg.RowByRow || src.Path == Stdin {
+		return false, nil
+	}
+	var bs bulkSource
+	var plan bulkPlan
+	var err error
+	switch src.Format {
+	case FormatParquet:
+		bs, plan, ok, err = r.openBulkParquet(ctx, src.Path)
+	case FormatCSV:
+		bs, plan, ok, err = r.openBulkCSV(src, e)
+	default:
+		return false, nil
+	}
+	if err != nil || !ok {
+		return false, err
+	}
+	defer bs.Close()
+	defer func() { r.summary.Resumed += bs.skipped() }()
+	l, err := newBulkLoader(e.st, plan, r.contract)
+	if err != nil {
+		return true, err
+	}
+	r.fraction.Store(math.Float64bits(0))
+	name := src.Path
+	startRows := cp.Rows
+	for {
+		if err := ctx.Err(); err != nil {
+			return true, fmt.Errorf("interrupted after row %d (durable; run the same command again to resume): %w", cp.Rows, err)
+		}
+		step, more, err := bs.next(ctx, cp.Rows)
+		if err != nil {
+			return true, err
+		}
+		if !more {
+			break
+		}
+		err = r.bulkStep(ctx, l, bs, step, name, cp)
+		bs.done(step)
+		var fallback *bulkFallback
+		if errors.As(err, &fallback) {
+			// DuckDB could not read the file as planned (a malformed CSV
+			// record, a value it cannot cast): the row-by-row lane takes
+			// over after the last step, which is durable. Its skipping of
+			// the rows this run loaded is not a resume.
+			r.logger.Warn("bulk load stopped; loading the rest row by row", "source", name, "after_row", cp.Rows, "err", fallback.err)
+			r.summary.Resumed -= cp.Rows - startRows
+			return false, nil
+		}
+		if err != nil {
+			return true, err
+		}
+		r.fraction.Store(math.Float64bits(bs.fraction()))
+		if resumable {
+			if err := r.rejects.flush(); err != nil {
+				return true, err
+			}
+			if err := r.cfg.State.Save(key, *cp); err != nil {
+				return true, err
+			}
+		}
+	}
+	if resumable {
+		cp.Complete = true
+		return true, r.cfg.State.Save(key, *cp)
+	}
+	return true, nil
+}
+
+// bulkFallback hands a source back to the row-by-row lane.
+type bulkFallback struct{ err error }
+
+func (f *bulkFallback) Error() string { return "bulk lane: " + f.err.Error() }
+
+// bulkStep stores one step: DuckDB's share, then the contract's.
+func (r *run) bulkStep(ctx context.Context, l *bulkLoader, bs bulkSource, step bulkStep, name string, cp *Checkpoint) error {
+	res, err := l.run(ctx, step)
+	if err != nil {
+		if ctx.Err() != nil {
+			return err
+		}
+		return &bulkFallback{err}
+	}
+	loaded, dups, rejected := res.inserted, res.fast-res.inserted, int64(0)
+	for start := 0; start < len(res.goRows); start += goRowsChunk {
+		rows := res.goRows[start:min(start+goRowsChunk, len(res.goRows))]
+		stored, known, rej, err := r.contractRows(ctx, bs, rows, name)
+		rejected += rej
+		if err != nil {
+			return err
+		}
+		loaded += stored
+		dups += known
+	}
+	// Rollups follow the bulk insert in their own transaction, as after
+	// every insert; a crash between the two is caught up on the next one.
+	if err := l.st.RefreshRollups(ctx); err != nil {
+		return err
+	}
+	r.rows.Add(step.to - step.from)
+	r.loaded.Add(loaded)
+	r.summary.Duplicates += dups
+	cp.Rows, cp.Loaded, cp.Rejected = step.to-1, cp.Loaded+loaded, cp.Rejected+rejected
+	if limit := r.cfg.MaxRejects; limit.kind == limitCount && float64(r.rejected.Load()) > limit.value {
+		return fmt.Errorf("%w: %d rows rejected, more than --max-rejects %s (see %s); the rows stored before stay stored", ErrTooManyRejects, r.rejected.Load(), limit, r.cfg.RejectsPath)
+	}
+	return nil
+}
+
+// contractRows passes the listed rows through the event contract, as the
+// row-by-row lane does, and stores the events: it returns how many were
+// stored, how many were already stored, and how many were rejected.
+func (r *run) contractRows(ctx context.Context, bs bulkSource, rows []int64, name string) (stored, dups, rejected int64, err error) {
+	var chunks []*chunk
+	for start := 0; start < len(rows); start += chunkRows {
+		c := &chunk{}
+		if err := bs.fillGo(c, rows[start:min(start+chunkRows, len(rows))]); err != nil {
+			return 0, 0, 0, err
+		}
+		chunks = append(chunks, c)
+	}
+	r.decodeAll(chunks)
+	var events []ingest.Event
+	for _, c := range chunks {
+		for _, rej := range c.rejects {
+			rej.Source = name
+			if err := r.rejects.write(rej); err != nil {
+				return 0, 0, rejected, err
+			}
+			rejected++
+		}
+		events = append(events, c.events...)
+	}
+	r.rejected.Add(rejected)
+	if len(events) == 0 {
+		return 0, 0, rejected, nil
+	}
+	n, err := r.cfg.Target.Store(context.WithoutCancel(ctx), events)
+	if err != nil {
+		return 0, 0, rejected, fmt.Errorf("store rows %d to %d: %w", rows[0], rows[len(rows)-1], err)
+	}
+	return int64(n), int64(len(events) - n), rejected, nil
+}
+
+// decodeAll decodes chunks on the run's workers.
+func (r *run) decodeAll(chunks []*chunk) {
+	work := make(chan *chunk)
+	var wg sync.WaitGroup
+	for range min(r.cfg.Workers, len(chunks)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := worker{run: r, b: newBuilder(r.cfg.Mapping), plan: r.bulkRowPlan, tsRendered: r.bulkTSRendered}
+			for c := range work {
+				w.decode(c)
+			}
+		}()
+	}
+	for _, c := range chunks {
+		work <- c
+	}
+	close(work)
+	wg.Wait()
+}

@@ -1,0 +1,75 @@
+package backfill
+
+import (
+	"context"
+	"sync/atomic"
+)
+
+// bulkParts is how many concurrent INSERT ... SELECT a step is split into:
+// DuckDB reads a Parquet row group on one thread, so a big row group is
+// cut into row ranges that the machine's cores read and write side by side.
+const bulkParts = 2
+
+// parquetSteps walks a Parquet file in steps of whole row-group slices.
+type parquetSteps struct {
+	pr    *parquetReader
+	done_ atomic.Int64
+	skips int64
+}
+
+func (r *run) openBulkParquet(ctx context.Context, path string) (bulkSource, bulkPlan, bool, error) {
+	pr, err := newParquetReader(ctx, path, r.cfg.Mapping)
+	if err != nil {
+		return nil, bulkPlan{}, false, err
+	}
+	plan, ok := newBulkPlan(&pr.plan, pr.types, false)
+	if !ok {
+		pr.Close()
+		return nil, plan, false, nil
+	}
+	r.bulkRowPlan, r.bulkTSRendered = &pr.plan, pr.tsRendered
+	return &parquetSteps{pr: pr}, plan, true, nil
+}
+
+func (ps *parquetSteps) next(_ context.Context, skip int64) (bulkStep, bool, error) {
+	pr := ps.pr
+	// pr.ranges are contiguous 0-based slices of row groups; a step joins
+	// them up to bulkSliceRows.
+	for len(pr.ranges) > 0 && pr.ranges[0][1] <= skip {
+		ps.skips += pr.ranges[0][1] - pr.ranges[0][0]
+		pr.ranges = pr.ranges[1:]
+	}
+	if len(pr.ranges) == 0 {
+		return bulkStep{}, false, nil
+	}
+	from := pr.ranges[0][0]
+	if from < skip {
+		ps.skips += skip - from
+		from = skip
+	}
+	to := pr.ranges[0][1]
+	pr.ranges = pr.ranges[1:]
+	for len(pr.ranges) > 0 && pr.ranges[0][1]-from <= bulkSliceRows {
+		to = pr.ranges[0][1]
+		pr.ranges = pr.ranges[1:]
+	}
+	step := bulkStep{path: pr.path, from: from + 1, to: to + 1}
+	n := 1
+	if to-from >= 2*chunkRows*8 {
+		n = bulkParts
+	}
+	step.parts = splitParts(step.from, step.to, n)
+	return step, true, nil
+}
+
+func (ps *parquetSteps) fillGo(c *chunk, rows []int64) error { return ps.pr.fillListed(c, rows) }
+func (ps *parquetSteps) done(step bulkStep)                  { ps.done_.Store(step.to - 1) }
+func (ps *parquetSteps) skipped() int64                      { return ps.skips }
+func (ps *parquetSteps) Close() error                        { return ps.pr.Close() }
+
+func (ps *parquetSteps) fraction() float64 {
+	if ps.pr.total == 0 {
+		return 1
+	}
+	return float64(ps.done_.Load()) / float64(ps.pr.total)
+}

@@ -1,0 +1,210 @@
+package backfill
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// csvSteps spools a CSV source into slice files for the bulk lane: each
+// slice holds up to bulkSliceRows records, each prefixed with its row and
+// line numbers in the source, so that DuckDB reads the slice in parallel
+// and still names every row as the row-by-row lane would. Slices are
+// written beside the store (same disk, not memory) and removed when done.
+type csvSteps struct {
+	in      *input
+	dir     string
+	header  []string
+	plan    plan
+	rec     []byte
+	row     int64 // data records read
+	line    int64 // lines read
+	skips   int64
+	current string
+	out     []byte
+}
+
+func (r *run) openBulkCSV(src Source, e *Embedded) (bulkSource, bulkPlan, bool, error) {
+	in, err := openInput(src, nil)
+	if err != nil {
+		return nil, bulkPlan{}, false, err
+	}
+	cs := &csvSteps{in: in, dir: filepath.Dir(e.path)}
+	rec, err := cs.record()
+	if errors.Is(err, io.EOF) {
+		in.Close()
+		return nil, bulkPlan{}, false, nil // empty: nothing to bulk load
+	}
+	if err != nil {
+		in.Close()
+		return nil, bulkPlan{}, false, err
+	}
+	header, err := csv.NewReader(bytes.NewReader(rec)).Read()
+	if err != nil {
+		in.Close()
+		return nil, bulkPlan{}, false, nil // the row-by-row lane reports it
+	}
+	for i, h := range header {
+		header[i] = strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))
+	}
+	p, err := r.cfg.Mapping.resolve(header)
+	if err != nil {
+		in.Close()
+		return nil, bulkPlan{}, false, inputErrorf("%v", err)
+	}
+	types := make([]string, len(header))
+	for i := range types {
+		types[i] = "VARCHAR"
+	}
+	bp, ok := newBulkPlan(&p, types, true)
+	if !ok {
+		in.Close()
+		return nil, bp, false, nil
+	}
+	cs.header, cs.plan = header, p
+	r.bulkRowPlan, r.bulkTSRendered = &cs.plan, false
+	return cs, bp, true, nil
+}
+
+// record reads one CSV record: lines up to one that leaves the double
+// quotes balanced (a quoted field may hold newlines).
+func (cs *csvSteps) record() ([]byte, error) {
+	cs.rec = cs.rec[:0]
+	quotes := 0
+	for {
+		piece, err := cs.in.r.ReadSlice('\n')
+		cs.rec = append(cs.rec, piece...)
+		quotes += bytes.Count(piece, []byte{'"'})
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) && len(cs.rec) > 0 {
+				return cs.rec, nil
+			}
+			return nil, err
+		}
+		if quotes%2 == 0 {
+			return cs.rec, nil
+		}
+	}
+}
+
+func (cs *csvSteps) next(_ context.Context, skip int64) (bulkStep, bool, error) {
+	f, err := os.CreateTemp(cs.dir, ".pulse-backfill-slice-*.csv")
+	if err != nil {
+		return bulkStep{}, false, fmt.Errorf("spool a CSV slice: %w", err)
+	}
+	cs.current = f.Name()
+	w := bufio.NewWriterSize(f, 1<<20)
+	cw := csv.NewWriter(w)
+	cw.Write(append([]string{"__pulse_row", "__pulse_line"}, cs.header...))
+	cw.Flush()
+	step := bulkStep{path: f.Name()}
+	var readErr error
+	for step.to-step.from < bulkSliceRows {
+		rec, err := cs.record()
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				readErr = err
+			}
+			break
+		}
+		start := cs.line + 1
+		cs.line += int64(bytes.Count(rec, []byte{'\n'}))
+		if string(rec) == "\n" || string(rec) == "\r\n" {
+			continue // encoding/csv skips empty lines; so do row numbers
+		}
+		cs.row++
+		if cs.row <= skip {
+			cs.skips++
+			continue
+		}
+		if step.from == 0 {
+			step.from = cs.row
+		}
+		step.to = cs.row + 1
+		cs.out = strconv.AppendInt(cs.out[:0], cs.row, 10)
+		cs.out = append(cs.out, ',')
+		cs.out = strconv.AppendInt(cs.out, start, 10)
+		cs.out = append(cs.out, ',')
+		cs.out = append(cs.out, rec...)
+		if rec[len(rec)-1] != '\n' {
+			cs.out = append(cs.out, '\n')
+		}
+		w.Write(cs.out)
+	}
+	err = errors.Join(readErr, cw.Error(), w.Flush(), f.Close())
+	if err != nil || step.from == 0 {
+		os.Remove(f.Name())
+		cs.current = ""
+		return bulkStep{}, false, err
+	}
+	step.parts = [][2]int64{{step.from, step.to}} // DuckDB reads a CSV file on all cores
+	return step, true, nil
+}
+
+// fillGo reads the listed rows back from the current slice.
+func (cs *csvSteps) fillGo(c *chunk, rows []int64) error {
+	f, err := os.Open(cs.current)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	r := csv.NewReader(bufio.NewReaderSize(f, 1<<20))
+	r.FieldsPerRecord = -1
+	r.ReuseRecord = true
+	if _, err := r.Read(); err != nil {
+		return fmt.Errorf("read a CSV slice: %w", err)
+	}
+	for len(rows) > 0 {
+		record, err := r.Read()
+		if err != nil {
+			return fmt.Errorf("read a CSV slice for row %d: %w", rows[0], err)
+		}
+		row, err := strconv.ParseInt(record[0], 10, 64)
+		if err != nil || len(record) < 2 {
+			return fmt.Errorf("read a CSV slice: bad row number %q", record[0])
+		}
+		if row != rows[0] {
+			continue
+		}
+		line, _ := strconv.ParseInt(record[1], 10, 64)
+		c.cells = append(c.cells, record[2:]...)
+		c.cellEnds = append(c.cellEnds, len(c.cells))
+		c.nums = append(c.nums, row)
+		c.lines = append(c.lines, line)
+		c.last = row
+		rows = rows[1:]
+	}
+	return nil
+}
+
+func (cs *csvSteps) done(bulkStep) {
+	if cs.current != "" {
+		os.Remove(cs.current)
+		cs.current = ""
+	}
+}
+
+func (cs *csvSteps) fraction() float64 {
+	if cs.in.size <= 0 {
+		return -1
+	}
+	return float64(cs.in.consumed.Load()) / float64(cs.in.size)
+}
+
+func (cs *csvSteps) skipped() int64 { return cs.skips }
+
+func (cs *csvSteps) Close() error {
+	cs.done(bulkStep{})
+	return cs.in.Close()
+}

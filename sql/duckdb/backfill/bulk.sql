@@ -1,0 +1,159 @@
+{{/*
+Backfill's bulk lane into the embedded store: DuckDB reads a Parquet file
+(or a CSV slice that backfill spooled, with its row and line numbers in
+front) and stores the rows that are certainly valid in one INSERT ...
+SELECT, vectorised and on both cores, instead of one Go call per row.
+
+The Go event contract stays the judge. The "fast" predicate below is a
+conservative subset of it: every row it accepts, the contract accepts and
+normalises to the same event (backfill's differential test holds them to
+that). Rows it does not accept (and later copies of a key) go to Go and
+through the contract, which stores or rejects them with its own message.
+
+Template data (backfill.bulkPlan): .Parquet or CSV; .F.<field> is the
+quoted source column feeding a field ("" when absent) and .K.<field> its
+kind, chosen from the column type; .Extras are the columns that become
+properties, each {Key: SQL string literal, Col: quoted column}.
+Parameters: $1 the file, $2 and $3 the 1-based row range [from, to).
+*/}}
+
+{{define "source"}}
+{{- if .Parquet}}read_parquet($1, file_row_number = true)
+{{- else}}read_csv($1, header = true, auto_detect = false, delim = ',', quote = '"', escape = '"', strict_mode = true, null_padding = false, parallel = true, columns = {{.CSVColumns}})
+{{- end}}
+{{- end}}
+
+{{define "rows"}}
+{{- if .Parquet}}file_row_number >= $2 - 1 AND file_row_number < $3 - 1
+{{- else}}CAST(__pulse_row AS BIGINT) >= $2 AND CAST(__pulse_row AS BIGINT) < $3
+{{- end}}
+{{- end}}
+
+{{/* A string field: CSV cells are never typed, an empty cell is absent. */}}
+{{define "text"}}
+{{- if not .Col}}CAST(NULL AS VARCHAR)
+{{- else if eq .Kind "text"}}{{if .CSV}}nullif({{.Col}}, ''){{else}}{{.Col}}{{end}}
+{{- else}}CAST(NULL AS VARCHAR){{end}}
+{{- end}}
+
+{{/* properties or context as JSON text: a string column holds the text, a
+struct or map is rendered by DuckDB. */}}
+{{define "object"}}
+{{- if not .Col}}CAST(NULL AS VARCHAR)
+{{- else if eq .Kind "text"}}{{if .CSV}}nullif({{.Col}}, ''){{else}}{{.Col}}{{end}}
+{{- else if eq .Kind "nested"}}CAST(to_json({{.Col}}) AS VARCHAR)
+{{- else}}'not an object'{{end}}
+{{- end}}
+
+{{define "normalized"}}
+SELECT
+    {{if .Parquet}}file_row_number + 1{{else}}CAST(__pulse_row AS BIGINT){{end}} AS row_no,
+    {{template "text" .Field "event"}} AS n_event,
+    {{template "text" .Field "tenant_id"}} AS n_tenant,
+    {{template "text" .Field "user_id"}} AS n_user,
+    {{template "text" .Field "session_id"}} AS n_session,
+    {{- with .Field "ts"}}
+    {{if not .Col}}CAST(NULL AS BIGINT)
+    {{- else if eq .Kind "text"}}CASE WHEN regexp_full_match({{.Col}}, '[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])') THEN epoch_ms(TRY_CAST({{.Col}} AS TIMESTAMPTZ)) END
+    {{- else if eq .Kind "timestamp"}}epoch_ms(CAST({{.Col}} AS TIMESTAMP))
+    {{- else if eq .Kind "timestamptz"}}epoch_ms({{.Col}})
+    {{- else}}CAST(NULL AS BIGINT){{end}} AS ts_ms,
+    {{- end}}
+    {{- with .Field "event_version"}}
+    {{if not .Col}}1
+    {{- else if and (eq .Kind "text") .CSV}}CASE WHEN nullif({{.Col}}, '') IS NULL THEN 1 WHEN regexp_full_match({{.Col}}, '[1-9][0-9]{0,9}') AND CAST({{.Col}} AS BIGINT) <= 2147483647 THEN CAST({{.Col}} AS INTEGER) END
+    {{- else if eq .Kind "integer"}}CASE WHEN {{.Col}} IS NULL THEN 1 WHEN {{.Col}} BETWEEN 1 AND 2147483647 THEN CAST({{.Col}} AS INTEGER) END
+    {{- else}}CASE WHEN {{.Col}} IS NULL THEN 1 END{{end}} AS n_version,
+    {{- end}}
+    {{- with .Field "event_id"}}
+    {{if not .Col}}CAST(NULL AS UUID)
+    {{- else if eq .Kind "text"}}CASE WHEN regexp_full_match({{.Col}}, '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}') AND {{.Col}} <> '00000000-0000-0000-0000-000000000000' THEN CAST({{.Col}} AS UUID) END
+    {{- else if eq .Kind "uuid"}}CASE WHEN {{.Col}} <> CAST('00000000-0000-0000-0000-000000000000' AS UUID) THEN {{.Col}} END
+    {{- else}}CAST(NULL AS UUID){{end}} AS n_event_id,
+    {{- end}}
+    {{- if .Extras}}
+    CASE WHEN list_has_any(coalesce(json_keys(p_in), []), [{{range $i, $e := .Extras}}{{if $i}}, {{end}}{{$e.Key}}{{end}}]) THEN 'extra column clashes with a key' ELSE
+        CAST(json_merge_patch(coalesce(p_in, '{}'), json_merge_patch('{}', json_object({{range $i, $e := .Extras}}{{if $i}}, {{end}}{{$e.Key}}, {{if $.CSV}}nullif({{$e.Col}}, ''){{else}}{{$e.Col}}{{end}}{{end}}))) AS VARCHAR) END AS n_props,
+    {{- else}}
+    p_in AS n_props,
+    {{- end}}
+    c_in AS n_ctx,
+    p_in
+FROM (
+    SELECT *, {{template "object" .Field "properties"}} AS p_in, {{template "object" .Field "context"}} AS c_in
+    FROM {{template "source" .}}
+    WHERE {{template "rows" .}}
+)
+{{- end}}
+
+{{/* A properties-like object the contract accepts as it is. The pattern
+is a subset of JSON: one compact object of at most 30,000 bytes whose keys
+have 1 to 128 characters, start with a visible ASCII character other than
+'"', ':' or '\' and hold no escapes or control characters; whose values
+are strings, numbers of at most 15 digits on each side of the point (no
+exponent), true or false (null goes to the contract). A key repeated is
+caught by length: DuckDB's merge of the object into {} keeps one copy of
+each key and rewrites values no longer than they were, so the result is
+as long as the text only when no key repeats. Over 1,535 bytes the object
+may have more than 256 keys, which are counted. */}}
+{{define "flat"}}({{.}} IS NULL OR (strlen({{.}}) <= 30000
+    AND regexp_full_match({{.}}, '\{("[!#-9;-\[\]-~][^"\\\x00-\x1f]{0,127}":("([^"\\\x00-\x1f]|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*"|-?(0|[1-9][0-9]{0,14})(\.[0-9]{1,15})?|true|false),)*("[!#-9;-\[\]-~][^"\\\x00-\x1f]{0,127}":("([^"\\\x00-\x1f]|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*"|-?(0|[1-9][0-9]{0,14})(\.[0-9]{1,15})?|true|false))?\}')
+    AND strlen(CAST(json_merge_patch('{}', {{.}}) AS VARCHAR)) = strlen({{.}})
+    AND (strlen({{.}}) < 1536 OR len(json_keys({{.}})) <= 256)))
+{{- end}}
+
+{{/* go_rows: rows in [$2, $3) for the contract to judge: not certainly
+valid, or ts later than $4 (epoch ms: now plus the allowed clock skew). */}}
+{{define "go_rows"}}
+SELECT row_no
+FROM ({{template "normalized" .}})
+WHERE NOT coalesce(
+    n_event IS NOT NULL AND strlen(n_event) <= 128 AND regexp_full_match(n_event, '[ -~]*[!-~][ -~]*')
+    AND n_tenant IS NOT NULL AND regexp_full_match(n_tenant, '[A-Za-z0-9._-]{1,64}')
+    AND n_user IS NOT NULL AND strlen(n_user) <= 256 AND regexp_matches(n_user, '[!-~]')
+    AND n_session IS NOT NULL AND strlen(n_session) <= 256 AND regexp_matches(n_session, '[!-~]')
+    AND ts_ms IS NOT NULL AND ts_ms >= 0 AND ts_ms <= $4
+    AND n_version IS NOT NULL
+    AND n_event_id IS NOT NULL
+    AND {{template "flat" "n_props"}}
+    AND {{template "flat" "n_ctx"}}
+    {{- if .Extras}}
+    AND {{template "flat" "p_in"}}
+    {{- end}}, false)
+ORDER BY row_no
+{{- end}}
+
+{{/* later_copies: rows in [$2, $3) whose (tenant_id, event_id, ts) an
+earlier row of the range has: the contract's path de-duplicates them
+against what the first one stored. The last row carries the range's ts
+bounds (epoch ms) in place of a row number, for the insert's duplicate
+check. */}}
+{{define "later_copies"}}
+WITH k AS (
+    SELECT row_no, n_tenant, n_event_id, ts_ms
+    FROM ({{template "normalized" .}})
+    WHERE n_tenant IS NOT NULL AND n_event_id IS NOT NULL AND ts_ms IS NOT NULL
+)
+SELECT row_no, NULL AS min_ts, NULL AS max_ts
+FROM (SELECT row_no, row_number() OVER (PARTITION BY n_tenant, n_event_id, ts_ms ORDER BY row_no) AS copy FROM k)
+WHERE copy > 1
+UNION ALL
+SELECT NULL, min(ts_ms), max(ts_ms) FROM k
+{{- end}}
+
+{{/* insert: the rows of [$2, $3) that are neither in $5 (the rows for the
+contract, as a list literal) nor stored already (same tenant_id, event_id
+and ts; $6 and $7 bound the ts range so that zonemaps skip blocks), with
+ingested_at $4. */}}
+{{define "insert"}}
+INSERT INTO events (tenant_id, ts, event, user_id, session_id, event_id, event_version, properties, context, ingested_at)
+SELECT n_tenant, make_timestamp(ts_ms * 1000), n_event, n_user, n_session, n_event_id, n_version,
+    coalesce(n_props, '{}'), coalesce(n_ctx, '{}'), $4
+FROM ({{template "normalized" .}}) AS c
+WHERE c.row_no NOT IN (SELECT unnest(CAST($5 AS BIGINT[])))
+  AND NOT EXISTS (
+    SELECT 1 FROM events e
+    WHERE e.ts BETWEEN $6 AND $7
+      AND e.tenant_id = c.n_tenant AND e.event_id = c.n_event_id AND e.ts = make_timestamp(c.ts_ms * 1000)
+  )
+{{- end}}
