@@ -134,6 +134,7 @@ func (r *run) bulkStep(ctx context.Context, l *bulkLoader, bs bulkSource, step b
 	r.rows.Add(step.to - step.from)
 	r.loaded.Add(loaded)
 	r.summary.Duplicates += dups
+	r.summary.Bulk += res.fast
 	cp.Rows, cp.Loaded, cp.Rejected = step.to-1, cp.Loaded+loaded, cp.Rejected+rejected
 	if limit := r.cfg.MaxRejects; limit.kind == limitCount && float64(r.rejected.Load()) > limit.value {
 		return fmt.Errorf("%w: %d rows rejected, more than --max-rejects %s (see %s); the rows stored before stay stored", ErrTooManyRejects, r.rejected.Load(), limit, r.cfg.RejectsPath)

@@ -32,6 +32,8 @@ type csvSteps struct {
 	out     []byte
 }
 
+var crlf = []byte("\r\n")
+
 func (r *run) openBulkCSV(src Source, e *Embedded) (bulkSource, bulkPlan, bool, error) {
 	in, err := openInput(src, nil)
 	if err != nil {
@@ -52,6 +54,7 @@ func (r *run) openBulkCSV(src Source, e *Embedded) (bulkSource, bulkPlan, bool, 
 		in.Close()
 		return nil, bulkPlan{}, false, nil // the row-by-row lane reports it
 	}
+	cs.line += int64(bytes.Count(rec, []byte{'\n'}))
 	for i, h := range header {
 		header[i] = strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))
 	}
@@ -136,8 +139,12 @@ func (cs *csvSteps) next(_ context.Context, skip int64) (bulkStep, bool, error) 
 		cs.out = append(cs.out, ',')
 		cs.out = strconv.AppendInt(cs.out, start, 10)
 		cs.out = append(cs.out, ',')
+		// encoding/csv reads \r\n as \n, inside quotes too; so must DuckDB.
 		cs.out = append(cs.out, rec...)
-		if rec[len(rec)-1] != '\n' {
+		if bytes.Contains(rec, crlf) {
+			cs.out = append(cs.out[:len(cs.out)-len(rec)], bytes.ReplaceAll(rec, crlf, []byte{'\n'})...)
+		}
+		if cs.out[len(cs.out)-1] != '\n' {
 			cs.out = append(cs.out, '\n')
 		}
 		w.Write(cs.out)

@@ -146,7 +146,7 @@ func stored(t testing.TB, path string) []storedEvent {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	rows, err := st.DB.Query(`SELECT CAST(event_id AS VARCHAR), tenant_id, user_id, session_id, event, CAST(properties AS VARCHAR), CAST(context AS VARCHAR), ts, event_version FROM events ORDER BY event_id`)
+	rows, err := st.DB.Query(`SELECT CAST(event_id AS VARCHAR), tenant_id, user_id, session_id, event, CAST(properties AS VARCHAR), CAST(context AS VARCHAR), ts, event_version FROM events ORDER BY event_id, ts`)
 	if err != nil {
 		t.Fatal(err)
 	}

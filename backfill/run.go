@@ -138,7 +138,10 @@ type Summary struct {
 	Duplicates      int64
 	DuplicatesKnown bool
 	// Resumed rows were passed over: earlier runs stored them (checkpoint).
-	Resumed     int64
+	Resumed int64
+	// Bulk rows were checked and stored by DuckDB's bulk lane (embedded
+	// store, Parquet and CSV); the others went through the contract in Go.
+	Bulk        int64
 	Elapsed     time.Duration
 	RejectsPath string
 	DryRun      bool

@@ -256,6 +256,9 @@ func backfillPrintSummary(w io.Writer, s backfill.Summary) error {
 	default:
 		fmt.Fprintf(tw, "skipped as duplicates\t%s already loaded by an earlier run (duplicates in the target merge away there and are not counted)\n", genCount(s.Resumed))
 	}
+	if s.Bulk > 0 {
+		fmt.Fprintf(tw, "checked in bulk\t%s of the rows read (DuckDB; the rest one by one)\n", genCount(s.Bulk))
+	}
 	fmt.Fprintf(tw, "elapsed\t%s\n", s.Elapsed.Round(time.Millisecond))
 	fmt.Fprintf(tw, "throughput\t%s rows/s\n", genCount(int64(s.RowsPerSecond())))
 	return tw.Flush()

@@ -19,7 +19,7 @@ Parameters: $1 the file, $2 and $3 the 1-based row range [from, to).
 
 {{define "source"}}
 {{- if .Parquet}}read_parquet($1, file_row_number = true)
-{{- else}}read_csv($1, header = true, auto_detect = false, delim = ',', quote = '"', escape = '"', strict_mode = true, null_padding = false, parallel = true, columns = {{.CSVColumns}})
+{{- else}}read_csv($1, header = true, auto_detect = false, new_line = '\n', delim = ',', quote = '"', escape = '"', strict_mode = true, null_padding = false, parallel = true, columns = {{.CSVColumns}})
 {{- end}}
 {{- end}}
 
@@ -72,8 +72,9 @@ SELECT
     {{- else}}CAST(NULL AS UUID){{end}} AS n_event_id,
     {{- end}}
     {{- if .Extras}}
-    CASE WHEN list_has_any(coalesce(json_keys(p_in), []), [{{range $i, $e := .Extras}}{{if $i}}, {{end}}{{$e.Key}}{{end}}]) THEN 'extra column clashes with a key' ELSE
-        CAST(json_merge_patch(coalesce(p_in, '{}'), json_merge_patch('{}', json_object({{range $i, $e := .Extras}}{{if $i}}, {{end}}{{$e.Key}}, {{if $.CSV}}nullif({{$e.Col}}, ''){{else}}{{$e.Col}}{{end}}{{end}}))) AS VARCHAR) END AS n_props,
+    CASE WHEN p_in IS NOT NULL AND NOT json_valid(p_in) THEN 'not json'
+        WHEN list_has_any(coalesce(json_keys(p_in), []), [{{range $i, $e := .Extras}}{{if $i}}, {{end}}CASE WHEN {{if $.CSV}}nullif({{$e.Col}}, ''){{else}}{{$e.Col}}{{end}} IS NOT NULL THEN {{$e.Key}} END{{end}}]) THEN 'extra column clashes with a key'
+        ELSE CAST(json_merge_patch(coalesce(p_in, '{}'), json_merge_patch('{}', json_object({{range $i, $e := .Extras}}{{if $i}}, {{end}}{{$e.Key}}, {{if $.CSV}}nullif({{$e.Col}}, ''){{else}}{{$e.Col}}{{end}}{{end}}))) AS VARCHAR) END AS n_props,
     {{- else}}
     p_in AS n_props,
     {{- end}}
@@ -90,16 +91,14 @@ FROM (
 is a subset of JSON: one compact object of at most 30,000 bytes whose keys
 have 1 to 128 characters, start with a visible ASCII character other than
 '"', ':' or '\' and hold no escapes or control characters; whose values
-are strings, numbers of at most 15 digits on each side of the point (no
-exponent), true or false (null goes to the contract). A key repeated is
-caught by length: DuckDB's merge of the object into {} keeps one copy of
-each key and rewrites values no longer than they were, so the result is
-as long as the text only when no key repeats. Over 1,535 bytes the object
-may have more than 256 keys, which are counted. */}}
-{{define "flat"}}({{.}} IS NULL OR (strlen({{.}}) <= 30000
-    AND regexp_full_match({{.}}, '\{("[!#-9;-\[\]-~][^"\\\x00-\x1f]{0,127}":("([^"\\\x00-\x1f]|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*"|-?(0|[1-9][0-9]{0,14})(\.[0-9]{1,15})?|true|false),)*("[!#-9;-\[\]-~][^"\\\x00-\x1f]{0,127}":("([^"\\\x00-\x1f]|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*"|-?(0|[1-9][0-9]{0,14})(\.[0-9]{1,15})?|true|false))?\}')
-    AND strlen(CAST(json_merge_patch('{}', {{.}}) AS VARCHAR)) = strlen({{.}})
-    AND (strlen({{.}}) < 1536 OR len(json_keys({{.}})) <= 256)))
+are strings (no escaped lone surrogates), numbers of at most 15 digits on
+each side of the point (no exponent), true or false (null goes to the
+contract); at most 256 keys, none twice. The JSON functions run only on
+text the pattern accepted (CASE): they fail on anything else. */}}
+{{define "flat"}}({{.}} IS NULL OR CASE WHEN strlen({{.}}) <= 30000
+    AND regexp_full_match({{.}}, '\{("[!#-9;-\[\]-~][^"\\\x00-\x1f]{0,127}":("([^"\\\x00-\x1f]|\\["\\/bfnrt]|\\u([0-9a-cA-CefEF][0-9a-fA-F]{3}|[dD][0-7][0-9a-fA-F]{2}))*"|-?(0|[1-9][0-9]{0,14})(\.[0-9]{1,15})?|true|false),)*("[!#-9;-\[\]-~][^"\\\x00-\x1f]{0,127}":("([^"\\\x00-\x1f]|\\["\\/bfnrt]|\\u([0-9a-cA-CefEF][0-9a-fA-F]{3}|[dD][0-7][0-9a-fA-F]{2}))*"|-?(0|[1-9][0-9]{0,14})(\.[0-9]{1,15})?|true|false))?\}')
+    THEN list_unique(json_keys({{.}})) = len(json_keys({{.}})) AND len(json_keys({{.}})) <= 256
+    ELSE false END)
 {{- end}}
 
 {{/* go_rows: rows in [$2, $3) for the contract to judge: not certainly
