@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -50,7 +49,9 @@ type bulkPlan struct {
 	CSV        bool
 	CSVColumns string
 	Extras     []bulkExtra
-	fields     map[string]bulkField
+	// Stage is the table a CSV step is staged in ("" reads the source).
+	Stage  string
+	fields map[string]bulkField
 }
 
 // Field is called by the template.
@@ -135,104 +136,103 @@ func (p bulkPlan) statement(name string) (string, error) {
 }
 
 // bulkStep is one slice of a source, rows [from, to) (numbered from 1),
-// read by DuckDB from path and split into parts that run concurrently.
+// that DuckDB reads from path.
 type bulkStep struct {
 	path     string
 	from, to int64
-	parts    [][2]int64
+	// slot picks one of two stage tables: a step is checked while the one
+	// before it is inserted.
+	slot int
 }
 
-// bulkResult is what a step did with the rows DuckDB stored; goRows are
-// left for the contract, in order.
-type bulkResult struct {
-	inserted int64 // stored by the bulk insert
-	fast     int64 // rows the bulk insert took (inserted or already stored)
-	goRows   []int64
+// bulkCheck is what DuckDB found in a step: the rows for the contract, in
+// order, and the ts bounds of the others.
+type bulkCheck struct {
+	goRows       []int64
+	minTS, maxTS time.Time
 }
+
+// fast is how many rows of the step the bulk insert takes.
+func (c bulkCheck) fast(step bulkStep) int64 { return step.to - step.from - int64(len(c.goRows)) }
 
 // bulkLoader runs bulk steps for one source against the embedded store.
 type bulkLoader struct {
-	st    *store.Store
-	plan  bulkPlan
-	skew  time.Duration
-	now   func() time.Time
-	stmts map[string]string
+	st     *store.Store
+	skew   time.Duration
+	now    func() time.Time
+	staged bool
+	// stmts are the statements per stage slot.
+	stmts [2]map[string]string
 }
 
-func newBulkLoader(st *store.Store, plan bulkPlan, c *ingest.Contract) (*bulkLoader, error) {
-	l := &bulkLoader{st: st, plan: plan, skew: c.MaxFutureSkew, now: c.Now, stmts: map[string]string{}}
-	for _, name := range []string{"go_rows", "later_copies", "insert"} {
-		s, err := plan.statement(name)
-		if err != nil {
-			return nil, err
+func newBulkLoader(ctx context.Context, st *store.Store, plan bulkPlan, c *ingest.Contract) (*bulkLoader, error) {
+	l := &bulkLoader{st: st, skew: c.MaxFutureSkew, now: c.Now, staged: plan.CSV}
+	if l.staged {
+		if _, err := st.DB.ExecContext(ctx, stmt("backfill/attach_stage")); err != nil {
+			return nil, fmt.Errorf("attach the stage database: %w", err)
 		}
-		l.stmts[name] = s
+	}
+	for slot := range l.stmts {
+		l.stmts[slot] = map[string]string{}
+		if l.staged {
+			plan.Stage = fmt.Sprintf("pulse_bulk.step_%d", slot)
+		}
+		for _, name := range []string{"stage", "drop_stage", "go_rows", "copies", "all_copies", "insert"} {
+			if (name == "stage" || name == "drop_stage") && !l.staged {
+				continue
+			}
+			s, err := plan.statement(name)
+			if err != nil {
+				return nil, err
+			}
+			l.stmts[slot][name] = s
+		}
 	}
 	return l, nil
 }
 
-// splitParts cuts [from, to) into n nearly equal ranges.
-func splitParts(from, to int64, n int) [][2]int64 {
-	var parts [][2]int64
-	size := (to - from + int64(n) - 1) / int64(n)
-	for lo := from; lo < to; lo += size {
-		parts = append(parts, [2]int64{lo, min(lo+size, to)})
+// release drops a step's stage table.
+func (l *bulkLoader) release(ctx context.Context, step bulkStep) error {
+	if !l.staged {
+		return nil
 	}
-	return parts
+	_, err := l.st.DB.ExecContext(context.WithoutCancel(ctx), l.stmts[step.slot]["drop_stage"])
+	return err
 }
 
-// run stores the step's certainly valid rows and returns the others.
-func (l *bulkLoader) run(ctx context.Context, step bulkStep) (bulkResult, error) {
-	var res bulkResult
+// check finds the rows of a step that need the contract, with two
+// queries side by side. It reads and writes nothing of the store, so it
+// also runs beside the previous step's insert.
+func (l *bulkLoader) check(ctx context.Context, step bulkStep) (bulkCheck, error) {
+	var c bulkCheck
 	// ts later than now plus the allowed skew is the contract's to refuse;
 	// one millisecond of margin keeps the bound conservative.
 	maxTS := l.now().Add(l.skew).UnixMilli() - 1
-	goRows := make([][]int64, len(step.parts))
-	errs := make([]error, len(step.parts))
-	var wg sync.WaitGroup
-	for i, part := range step.parts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			goRows[i], errs[i] = l.rowList(ctx, l.stmts["go_rows"], step.path, part[0], part[1], maxTS)
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return res, err
-	}
-	copies, minTS, maxStored, err := l.laterCopies(ctx, step)
-	if err != nil {
-		return res, err
-	}
-	for _, rows := range goRows {
-		res.goRows = append(res.goRows, rows...)
-	}
-	res.goRows = append(res.goRows, copies...)
-	slices.Sort(res.goRows)
-	res.goRows = slices.Compact(res.goRows)
-	res.fast = step.to - step.from - int64(len(res.goRows))
-	if res.fast == 0 {
-		return res, nil
-	}
-
-	list := rowListLiteral(res.goRows)
-	insert := l.stmts["insert"]
-	parts := make([]store.BulkPart, len(step.parts))
-	for i, part := range step.parts {
-		parts[i] = func(ctx context.Context, tx *dbsql.Tx, ingestedAt time.Time) (int64, error) {
-			r, err := tx.ExecContext(ctx, insert, step.path, part[0], part[1], ingestedAt, list, minTS, maxStored)
-			if err != nil {
-				return 0, err
-			}
-			return r.RowsAffected()
+	stmts := l.stmts[step.slot]
+	if l.staged {
+		if _, err := l.st.DB.ExecContext(ctx, stmts["stage"], step.path, step.from, step.to); err != nil {
+			return c, err
 		}
 	}
-	res.inserted, err = l.st.Bulk(ctx, parts)
-	return res, err
+	var invalid []int64
+	var invalidErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		invalid, invalidErr = l.rowNumbers(ctx, stmts["go_rows"], step.path, step.from, step.to, maxTS)
+	}()
+	copies, err := l.copies(ctx, step, &c)
+	<-done
+	if err = errors.Join(err, invalidErr); err != nil {
+		return c, err
+	}
+	c.goRows = append(invalid, copies...)
+	slices.Sort(c.goRows)
+	c.goRows = slices.Compact(c.goRows)
+	return c, nil
 }
 
-func (l *bulkLoader) rowList(ctx context.Context, query string, args ...any) ([]int64, error) {
+func (l *bulkLoader) rowNumbers(ctx context.Context, query string, args ...any) ([]int64, error) {
 	rows, err := l.st.DB.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
@@ -249,28 +249,56 @@ func (l *bulkLoader) rowList(ctx context.Context, query string, args ...any) ([]
 	return out, rows.Err()
 }
 
-// laterCopies returns the rows of the step that repeat an earlier row's
-// key, and the step's ts bounds for the duplicate check.
-func (l *bulkLoader) laterCopies(ctx context.Context, step bulkStep) (copies []int64, minTS, maxTS time.Time, err error) {
-	rows, err := l.st.DB.QueryContext(ctx, l.stmts["later_copies"], step.path, step.from, step.to)
+// copies returns the rows that share a key with another row of the step,
+// and sets the step's ts bounds in c.
+func (l *bulkLoader) copies(ctx context.Context, step bulkStep, c *bulkCheck) ([]int64, error) {
+	rows, err := l.st.DB.QueryContext(ctx, l.stmts[step.slot]["copies"], step.path, step.from, step.to)
 	if err != nil {
-		return nil, minTS, maxTS, err
+		return nil, err
 	}
 	defer rows.Close()
+	var out []int64
+	more := false
 	for rows.Next() {
-		var row, lo, hi dbsql.NullInt64
-		if err := rows.Scan(&row, &lo, &hi); err != nil {
-			return nil, minTS, maxTS, err
+		var first, last, copies, lo, hi dbsql.NullInt64
+		if err := rows.Scan(&first, &last, &copies, &lo, &hi); err != nil {
+			return nil, err
 		}
-		if row.Valid {
-			copies = append(copies, row.Int64)
-			continue
-		}
-		if lo.Valid {
-			minTS, maxTS = time.UnixMilli(lo.Int64).UTC(), time.UnixMilli(hi.Int64).UTC()
+		switch {
+		case !copies.Valid:
+			if lo.Valid {
+				c.minTS, c.maxTS = time.UnixMilli(lo.Int64).UTC(), time.UnixMilli(hi.Int64).UTC()
+			}
+		case copies.Int64 == 2:
+			out = append(out, first.Int64, last.Int64)
+		default:
+			more = true
 		}
 	}
-	return copies, minTS, maxTS, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if !more {
+		return out, nil
+	}
+	all, err := l.rowNumbers(ctx, l.stmts[step.slot]["all_copies"], step.path, step.from, step.to)
+	return append(out, all...), err
+}
+
+// insert stores the step's rows that the check passed and returns how
+// many were new.
+func (l *bulkLoader) insert(ctx context.Context, step bulkStep, c bulkCheck) (int64, error) {
+	if c.fast(step) == 0 {
+		return 0, nil
+	}
+	list := rowListLiteral(c.goRows)
+	return l.st.Bulk(ctx, func(ctx context.Context, tx *dbsql.Tx, ingestedAt time.Time) (int64, error) {
+		r, err := tx.ExecContext(ctx, l.stmts[step.slot]["insert"], step.path, step.from, step.to, ingestedAt, list, c.minTS, c.maxTS)
+		if err != nil {
+			return 0, err
+		}
+		return r.RowsAffected()
+	})
 }
 
 // rowListLiteral writes row numbers as a DuckDB list literal, bound as a

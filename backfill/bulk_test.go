@@ -99,10 +99,15 @@ func edgeRows() [][]string {
 		with(63, 8, `{"os":"linux","app":"4.1"}`),
 		with(64, 2, "user\x7f"),
 		with(65, 7, `{"a":"\ud800"}`),
+		with(66, 7, `{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"a":8}`),
+		with(67, 7, `{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,"i":9,"j":10,"k":11,"e":12}`),
+		with(68, 7, `{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,"i":9,"j":10,"k":11,"l":12}`),
+		with(69, 8, `{"a":"x","b":"y","c":"z","d":"w","e":"v","f":"u","g":"t","h":"s","h":"r"}`),
 	}
 	// Copies: the same key again (stored once), the same id at another ts
 	// (a different event), and a copy of a rejected row's key.
-	rows = append(rows, base(1), with(1, 5, "2026-09-01T11:00:00.000Z"), with(7, 1, "valid_now"))
+	rows = append(rows, base(1), with(1, 5, "2026-09-01T11:00:00.000Z"), with(7, 1, "valid_now"),
+		base(2), base(2), with(2, 5, "2026-09-01T12:00:00+02:00"))
 	return rows
 }
 

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"math"
 	"sync"
+	"time"
 
 	"github.com/pulse-analytics/pulse/ingest"
+	"github.com/pulse-analytics/pulse/store"
 )
 
 // goRowsChunk is how many rows the contract's share of a bulk step is read
@@ -18,10 +20,10 @@ const goRowsChunk = 64 * chunkRows
 type bulkSource interface {
 	// next returns the next step after row skip, or ok false at the end.
 	next(ctx context.Context, skip int64) (step bulkStep, ok bool, err error)
-	// fillGo appends the listed rows of the current step to c, as the
-	// row-by-row lane reads them.
-	fillGo(c *chunk, rows []int64) error
-	// done releases the current step (a spooled CSV slice).
+	// fillGo appends the listed rows of a step to c, as the row-by-row
+	// lane reads them.
+	fillGo(c *chunk, step bulkStep, rows []int64) error
+	// done releases a step (a spooled CSV slice).
 	done(step bulkStep)
 	fraction() float64
 	skipped() int64
@@ -51,47 +53,109 @@ func (r *run) bulkFile(ctx context.Context, src Source, key sourceKey, cp *Check
 	}
 	defer bs.Close()
 	defer func() { r.summary.Resumed += bs.skipped() }()
-	l, err := newBulkLoader(e.st, plan, r.contract)
+	l, err := newBulkLoader(ctx, e.st, plan, r.contract)
 	if err != nil {
 		return true, err
 	}
+	// The rollups catch up once per file, in their own transaction: they
+	// follow the events' ingested_at watermark, so a crash before this
+	// leaves them to the next refresh (the next load, or the gateway's
+	// start), not wrong.
+	defer func() {
+		start := time.Now()
+		if err := e.st.RefreshRollups(context.WithoutCancel(ctx)); err != nil {
+			r.logger.Warn("refresh the rollups after a bulk load", "source", src.Path, "err", err)
+		}
+		r.logger.Debug("rollups refreshed", "source", src.Path, "took", time.Since(start))
+	}()
 	r.fraction.Store(math.Float64bits(0))
 	name := src.Path
 	startRows := cp.Rows
+	// Steps are pipelined: DuckDB checks step n+1 while it inserts step n
+	// (the check only reads the source), so that each core has one of the
+	// two mostly single-threaded scans.
+	type checked struct {
+		step bulkStep
+		c    bulkCheck
+		err  error
+	}
+	var pending *checked
+	steps := 0
+	finish := func() error {
+		p := pending
+		pending = nil
+		err := p.err
+		if err == nil {
+			err = r.bulkStep(ctx, l, bs, p.step, p.c, name, cp)
+		}
+		err = errors.Join(err, l.release(ctx, p.step))
+		bs.done(p.step)
+		if err != nil {
+			return err
+		}
+		r.fraction.Store(math.Float64bits(bs.fraction()))
+		if resumable {
+			if err := r.rejects.flush(); err != nil {
+				return err
+			}
+			return r.cfg.State.Save(key, *cp)
+		}
+		return nil
+	}
+	fallback := func(err error) (bool, error) {
+		var f *bulkFallback
+		if !errors.As(err, &f) {
+			return true, err
+		}
+		// DuckDB could not read the file as planned (a malformed CSV
+		// record, a value it cannot cast): the row-by-row lane takes over
+		// after the last step, which is durable. Its skipping of the rows
+		// this run loaded is not a resume.
+		r.logger.Warn("bulk load stopped; loading the rest row by row", "source", name, "after_row", cp.Rows, "err", f.err)
+		r.summary.Resumed -= cp.Rows - startRows
+		return false, nil
+	}
 	for {
 		if err := ctx.Err(); err != nil {
+			if pending != nil {
+				l.release(ctx, pending.step)
+				bs.done(pending.step)
+			}
 			return true, fmt.Errorf("interrupted after row %d (durable; run the same command again to resume): %w", cp.Rows, err)
 		}
-		step, more, err := bs.next(ctx, cp.Rows)
+		step, more, err := bs.next(ctx, startRows)
 		if err != nil {
 			return true, err
 		}
 		if !more {
 			break
 		}
-		err = r.bulkStep(ctx, l, bs, step, name, cp)
-		bs.done(step)
-		var fallback *bulkFallback
-		if errors.As(err, &fallback) {
-			// DuckDB could not read the file as planned (a malformed CSV
-			// record, a value it cannot cast): the row-by-row lane takes
-			// over after the last step, which is durable. Its skipping of
-			// the rows this run loaded is not a resume.
-			r.logger.Warn("bulk load stopped; loading the rest row by row", "source", name, "after_row", cp.Rows, "err", fallback.err)
-			r.summary.Resumed -= cp.Rows - startRows
-			return false, nil
-		}
-		if err != nil {
-			return true, err
-		}
-		r.fraction.Store(math.Float64bits(bs.fraction()))
-		if resumable {
-			if err := r.rejects.flush(); err != nil {
-				return true, err
+		step.slot = steps % 2
+		steps++
+		next := make(chan *checked, 1)
+		go func() {
+			start := time.Now()
+			c, err := l.check(ctx, step)
+			r.logger.Debug("bulk check", "source", name, "from_row", step.from, "took", time.Since(start))
+			if err != nil && ctx.Err() == nil {
+				err = &bulkFallback{err}
 			}
-			if err := r.cfg.State.Save(key, *cp); err != nil {
-				return true, err
-			}
+			next <- &checked{step: step, c: c, err: err}
+		}()
+		var err2 error
+		if pending != nil {
+			err2 = finish()
+		}
+		pending = <-next
+		if err2 != nil {
+			l.release(ctx, pending.step)
+			bs.done(pending.step)
+			return fallback(err2)
+		}
+	}
+	if pending != nil {
+		if err := finish(); err != nil {
+			return fallback(err)
 		}
 	}
 	if resumable {
@@ -106,19 +170,21 @@ type bulkFallback struct{ err error }
 
 func (f *bulkFallback) Error() string { return "bulk lane: " + f.err.Error() }
 
-// bulkStep stores one step: DuckDB's share, then the contract's.
-func (r *run) bulkStep(ctx context.Context, l *bulkLoader, bs bulkSource, step bulkStep, name string, cp *Checkpoint) error {
-	res, err := l.run(ctx, step)
+// bulkStep stores one checked step: DuckDB's share, then the contract's.
+func (r *run) bulkStep(ctx context.Context, l *bulkLoader, bs bulkSource, step bulkStep, c bulkCheck, name string, cp *Checkpoint) error {
+	start := time.Now()
+	inserted, err := l.insert(ctx, step, c)
 	if err != nil {
 		if ctx.Err() != nil {
 			return err
 		}
 		return &bulkFallback{err}
 	}
-	loaded, dups, rejected := res.inserted, res.fast-res.inserted, int64(0)
-	for start := 0; start < len(res.goRows); start += goRowsChunk {
-		rows := res.goRows[start:min(start+goRowsChunk, len(res.goRows))]
-		stored, known, rej, err := r.contractRows(ctx, bs, rows, name)
+	fast := c.fast(step)
+	loaded, dups, rejected := inserted, fast-inserted, int64(0)
+	for i := 0; i < len(c.goRows); i += goRowsChunk {
+		rows := c.goRows[i:min(i+goRowsChunk, len(c.goRows))]
+		stored, known, rej, err := r.contractRows(ctx, l.st, bs, step, rows, name)
 		rejected += rej
 		if err != nil {
 			return err
@@ -126,15 +192,12 @@ func (r *run) bulkStep(ctx context.Context, l *bulkLoader, bs bulkSource, step b
 		loaded += stored
 		dups += known
 	}
-	// Rollups follow the bulk insert in their own transaction, as after
-	// every insert; a crash between the two is caught up on the next one.
-	if err := l.st.RefreshRollups(ctx); err != nil {
-		return err
-	}
+	r.logger.Debug("bulk step", "source", name, "from_row", step.from, "to_row", step.to-1, "bulk", fast, "inserted", inserted,
+		"contract_rows", len(c.goRows), "took", time.Since(start))
 	r.rows.Add(step.to - step.from)
 	r.loaded.Add(loaded)
 	r.summary.Duplicates += dups
-	r.summary.Bulk += res.fast
+	r.summary.Bulk += fast
 	cp.Rows, cp.Loaded, cp.Rejected = step.to-1, cp.Loaded+loaded, cp.Rejected+rejected
 	if limit := r.cfg.MaxRejects; limit.kind == limitCount && float64(r.rejected.Load()) > limit.value {
 		return fmt.Errorf("%w: %d rows rejected, more than --max-rejects %s (see %s); the rows stored before stay stored", ErrTooManyRejects, r.rejected.Load(), limit, r.cfg.RejectsPath)
@@ -145,11 +208,11 @@ func (r *run) bulkStep(ctx context.Context, l *bulkLoader, bs bulkSource, step b
 // contractRows passes the listed rows through the event contract, as the
 // row-by-row lane does, and stores the events: it returns how many were
 // stored, how many were already stored, and how many were rejected.
-func (r *run) contractRows(ctx context.Context, bs bulkSource, rows []int64, name string) (stored, dups, rejected int64, err error) {
+func (r *run) contractRows(ctx context.Context, st *store.Store, bs bulkSource, step bulkStep, rows []int64, name string) (stored, dups, rejected int64, err error) {
 	var chunks []*chunk
 	for start := 0; start < len(rows); start += chunkRows {
 		c := &chunk{}
-		if err := bs.fillGo(c, rows[start:min(start+chunkRows, len(rows))]); err != nil {
+		if err := bs.fillGo(c, step, rows[start:min(start+chunkRows, len(rows))]); err != nil {
 			return 0, 0, 0, err
 		}
 		chunks = append(chunks, c)
@@ -170,7 +233,7 @@ func (r *run) contractRows(ctx context.Context, bs bulkSource, rows []int64, nam
 	if len(events) == 0 {
 		return 0, 0, rejected, nil
 	}
-	n, err := r.cfg.Target.Store(context.WithoutCancel(ctx), events)
+	n, err := st.InsertEvents(context.WithoutCancel(ctx), events)
 	if err != nil {
 		return 0, 0, rejected, fmt.Errorf("store rows %d to %d: %w", rows[0], rows[len(rows)-1], err)
 	}

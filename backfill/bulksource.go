@@ -5,11 +5,6 @@ import (
 	"sync/atomic"
 )
 
-// bulkParts is how many concurrent INSERT ... SELECT a step is split into:
-// DuckDB reads a Parquet row group on one thread, so a big row group is
-// cut into row ranges that the machine's cores read and write side by side.
-const bulkParts = 2
-
 // parquetSteps walks a Parquet file in steps of whole row-group slices.
 type parquetSteps struct {
 	pr    *parquetReader
@@ -53,19 +48,15 @@ func (ps *parquetSteps) next(_ context.Context, skip int64) (bulkStep, bool, err
 		to = pr.ranges[0][1]
 		pr.ranges = pr.ranges[1:]
 	}
-	step := bulkStep{path: pr.path, from: from + 1, to: to + 1}
-	n := 1
-	if to-from >= 2*chunkRows*8 {
-		n = bulkParts
-	}
-	step.parts = splitParts(step.from, step.to, n)
-	return step, true, nil
+	return bulkStep{path: pr.path, from: from + 1, to: to + 1}, true, nil
 }
 
-func (ps *parquetSteps) fillGo(c *chunk, rows []int64) error { return ps.pr.fillListed(c, rows) }
-func (ps *parquetSteps) done(step bulkStep)                  { ps.done_.Store(step.to - 1) }
-func (ps *parquetSteps) skipped() int64                      { return ps.skips }
-func (ps *parquetSteps) Close() error                        { return ps.pr.Close() }
+func (ps *parquetSteps) fillGo(c *chunk, _ bulkStep, rows []int64) error {
+	return ps.pr.fillListed(c, rows)
+}
+func (ps *parquetSteps) done(step bulkStep) { ps.done_.Store(step.to - 1) }
+func (ps *parquetSteps) skipped() int64     { return ps.skips }
+func (ps *parquetSteps) Close() error       { return ps.pr.Close() }
 
 func (ps *parquetSteps) fraction() float64 {
 	if ps.pr.total == 0 {

@@ -20,26 +20,31 @@ import (
 // and still names every row as the row-by-row lane would. Slices are
 // written beside the store (same disk, not memory) and removed when done.
 type csvSteps struct {
-	in      *input
-	dir     string
-	header  []string
-	plan    plan
-	rec     []byte
-	row     int64 // data records read
-	line    int64 // lines read
-	skips   int64
-	current string
+	in     *input
+	dir    string
+	header []string
+	plan   plan
+	rec    []byte
+	row    int64 // data records read
+	line   int64 // lines read
+	skips  int64
+	// spooled are the slices written and not yet done with.
+	spooled map[string]bool
 	out     []byte
 }
 
 var crlf = []byte("\r\n")
+
+// csvSliceRows bounds a CSV step: its stage table (two are alive while the
+// pipeline overlaps steps) must fit the store's memory limit.
+const csvSliceRows = 1 << 18
 
 func (r *run) openBulkCSV(src Source, e *Embedded) (bulkSource, bulkPlan, bool, error) {
 	in, err := openInput(src, nil)
 	if err != nil {
 		return nil, bulkPlan{}, false, err
 	}
-	cs := &csvSteps{in: in, dir: filepath.Dir(e.path)}
+	cs := &csvSteps{in: in, dir: filepath.Dir(e.path), spooled: map[string]bool{}}
 	rec, err := cs.record()
 	if errors.Is(err, io.EOF) {
 		in.Close()
@@ -106,14 +111,14 @@ func (cs *csvSteps) next(_ context.Context, skip int64) (bulkStep, bool, error) 
 	if err != nil {
 		return bulkStep{}, false, fmt.Errorf("spool a CSV slice: %w", err)
 	}
-	cs.current = f.Name()
+	cs.spooled[f.Name()] = true
 	w := bufio.NewWriterSize(f, 1<<20)
 	cw := csv.NewWriter(w)
 	cw.Write(append([]string{"__pulse_row", "__pulse_line"}, cs.header...))
 	cw.Flush()
 	step := bulkStep{path: f.Name()}
 	var readErr error
-	for step.to-step.from < bulkSliceRows {
+	for step.to-step.from < csvSliceRows {
 		rec, err := cs.record()
 		if err != nil {
 			if !errors.Is(err, io.EOF) {
@@ -151,17 +156,15 @@ func (cs *csvSteps) next(_ context.Context, skip int64) (bulkStep, bool, error) 
 	}
 	err = errors.Join(readErr, cw.Error(), w.Flush(), f.Close())
 	if err != nil || step.from == 0 {
-		os.Remove(f.Name())
-		cs.current = ""
+		cs.done(bulkStep{path: f.Name()})
 		return bulkStep{}, false, err
 	}
-	step.parts = [][2]int64{{step.from, step.to}} // DuckDB reads a CSV file on all cores
 	return step, true, nil
 }
 
-// fillGo reads the listed rows back from the current slice.
-func (cs *csvSteps) fillGo(c *chunk, rows []int64) error {
-	f, err := os.Open(cs.current)
+// fillGo reads the listed rows back from the step's slice.
+func (cs *csvSteps) fillGo(c *chunk, step bulkStep, rows []int64) error {
+	f, err := os.Open(step.path)
 	if err != nil {
 		return err
 	}
@@ -195,10 +198,10 @@ func (cs *csvSteps) fillGo(c *chunk, rows []int64) error {
 	return nil
 }
 
-func (cs *csvSteps) done(bulkStep) {
-	if cs.current != "" {
-		os.Remove(cs.current)
-		cs.current = ""
+func (cs *csvSteps) done(step bulkStep) {
+	if cs.spooled[step.path] {
+		os.Remove(step.path)
+		delete(cs.spooled, step.path)
 	}
 }
 
@@ -212,6 +215,8 @@ func (cs *csvSteps) fraction() float64 {
 func (cs *csvSteps) skipped() int64 { return cs.skips }
 
 func (cs *csvSteps) Close() error {
-	cs.done(bulkStep{})
+	for path := range cs.spooled {
+		os.Remove(path)
+	}
 	return cs.in.Close()
 }

@@ -24,7 +24,7 @@ func BenchmarkInsertGenerated(b *testing.B) {
 	const size = 1000
 	for i := 0; i < b.N; i++ {
 		off := (i * size) % len(events)
-		if _, err := st.insertEvents(ctx, events[off:off+size]); err != nil {
+		if _, err := st.InsertEvents(ctx, events[off:off+size]); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -45,7 +45,7 @@ func BenchmarkRefreshRollups(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		for off := i * 100_000; off < (i+1)*100_000 && off < len(events); off += 10_000 {
-			if _, err := st.insertEvents(ctx, events[off:min(off+10_000, len(events))]); err != nil {
+			if _, err := st.InsertEvents(ctx, events[off:min(off+10_000, len(events))]); err != nil {
 				b.Fatal(err)
 			}
 		}

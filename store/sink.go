@@ -70,7 +70,7 @@ type pendingWrite struct {
 func NewSink(st *Store, cfg SinkConfig, m *ingest.Metrics) *Sink {
 	cfg.withDefaults()
 	s := &Sink{
-		store: st, cfg: cfg, metrics: m, insert: st.insertEvents,
+		store: st, cfg: cfg, metrics: m, insert: st.InsertEvents,
 		wake: make(chan struct{}, 1), done: make(chan struct{}),
 	}
 	go s.run()

@@ -123,17 +123,17 @@ func (s *Store) Close() error {
 // returns. It skips events already stored (same tenant_id, event_id and ts)
 // and events repeated in the slice, and returns how many were new.
 func (s *Store) Insert(ctx context.Context, events []ingest.Event) (int, error) {
-	inserted, err := s.insertEvents(ctx, events)
+	inserted, err := s.InsertEvents(ctx, events)
 	if err != nil {
 		return 0, err
 	}
 	return inserted, s.RefreshRollups(ctx)
 }
 
-// insertEvents commits events in one transaction, without touching the
+// InsertEvents commits events in one transaction, without touching the
 // rollups: the gateway's sink refreshes those on its own schedule so that
-// acknowledgements do not wait for them.
-func (s *Store) insertEvents(ctx context.Context, events []ingest.Event) (int, error) {
+// acknowledgements do not wait for them, and backfill once per file.
+func (s *Store) InsertEvents(ctx context.Context, events []ingest.Event) (int, error) {
 	if len(events) == 0 {
 		return 0, nil
 	}

@@ -4,15 +4,15 @@ Backfill's bulk lane into the embedded store: DuckDB reads a Parquet file
 front) and stores the rows that are certainly valid in one INSERT ...
 SELECT, vectorised and on both cores, instead of one Go call per row.
 
-The Go event contract stays the judge. The "fast" predicate below is a
-conservative subset of it: every row it accepts, the contract accepts and
+The Go event contract stays the judge. The checks in "go_rows" are a
+conservative subset of it: every row they pass, the contract accepts and
 normalises to the same event (backfill's differential test holds them to
-that). Rows it does not accept (and later copies of a key) go to Go and
-through the contract, which stores or rejects them with its own message.
+that). The rows they do not pass go to Go and through the contract, which
+stores or rejects them with its own message.
 
-Template data (backfill.bulkPlan): .Parquet or CSV; .F.<field> is the
-quoted source column feeding a field ("" when absent) and .K.<field> its
-kind, chosen from the column type; .Extras are the columns that become
+Template data (backfill.bulkPlan): .Parquet or .CSV; .Field "name" is the
+quoted source column feeding an event field (.Col, "" when absent) and its
+kind (.Kind, from the column type); .Extras are the columns that become
 properties, each {Key: SQL string literal, Col: quoted column}.
 Parameters: $1 the file, $2 and $3 the 1-based row range [from, to).
 */}}
@@ -45,7 +45,19 @@ struct or map is rendered by DuckDB. */}}
 {{- else}}'not an object'{{end}}
 {{- end}}
 
+{{/* The rows of the step, normalised: read from the source, or from the
+step's stage table (CSV), which holds them normalised already. The stage
+form names $1 to $3 too, so that every statement takes the same
+parameters. */}}
 {{define "normalized"}}
+{{- if .Stage}}
+SELECT * FROM {{.Stage}} WHERE row_no >= $2 AND row_no < $3 AND CAST($1 AS VARCHAR) IS NOT NULL
+{{- else}}
+{{- template "read" .}}
+{{- end}}
+{{- end}}
+
+{{define "read"}}
 SELECT
     {{if .Parquet}}file_row_number + 1{{else}}CAST(__pulse_row AS BIGINT){{end}} AS row_no,
     {{template "text" .Field "event"}} AS n_event,
@@ -87,31 +99,72 @@ FROM (
 )
 {{- end}}
 
-{{/* A properties-like object the contract accepts as it is. The pattern
-is a subset of JSON: one compact object of at most 30,000 bytes whose keys
-have 1 to 128 characters, start with a visible ASCII character other than
-'"', ':' or '\' and hold no escapes or control characters; whose values
-are strings (no escaped lone surrogates), numbers of at most 15 digits on
-each side of the point (no exponent), true or false (null goes to the
-contract); at most 256 keys, none twice. The JSON functions run only on
-text the pattern accepted (CASE): they fail on anything else. */}}
-{{define "flat"}}({{.}} IS NULL OR CASE WHEN strlen({{.}}) <= 30000
+{{/* The keys of a properties-like object the contract accepts as it is,
+or NULL. The pattern is a subset of JSON: one compact object of at most
+30,000 bytes whose keys have 1 to 128 characters, start with a visible
+ASCII character other than '"', ':' or '\' and hold no escapes or control
+characters; whose values are strings (no escaped lone surrogates),
+numbers of at most 15 digits on each side of the point (no exponent),
+true or false (null goes to the contract). json_keys runs only on text the
+pattern accepted (CASE): it fails on anything else. */}}
+{{define "keys"}}CASE WHEN strlen({{.}}) <= 30000
     AND regexp_full_match({{.}}, '\{("[!#-9;-\[\]-~][^"\\\x00-\x1f]{0,127}":("([^"\\\x00-\x1f]|\\["\\/bfnrt]|\\u([0-9a-cA-CefEF][0-9a-fA-F]{3}|[dD][0-7][0-9a-fA-F]{2}))*"|-?(0|[1-9][0-9]{0,14})(\.[0-9]{1,15})?|true|false),)*("[!#-9;-\[\]-~][^"\\\x00-\x1f]{0,127}":("([^"\\\x00-\x1f]|\\["\\/bfnrt]|\\u([0-9a-cA-CefEF][0-9a-fA-F]{3}|[dD][0-7][0-9a-fA-F]{2}))*"|-?(0|[1-9][0-9]{0,14})(\.[0-9]{1,15})?|true|false))?\}')
-    THEN list_unique(json_keys({{.}})) = len(json_keys({{.}})) AND len(json_keys({{.}})) <= 256
-    ELSE false END)
+    THEN json_keys({{.}}) END
 {{- end}}
 
-{{/* go_rows: rows in [$2, $3) for the contract to judge: not certainly
-valid, or ts later than $4 (epoch ms: now plus the allowed clock skew). */}}
+{{/* No key twice: up to 8 keys (most objects) compared pairwise, which
+costs DuckDB a fraction of building a set per row; more, with a set. */}}
+{{define "distinct"}}CASE WHEN len({{.}}) <= 8 THEN
+        (len({{.}}) < 2 OR {{.}}[1] <> {{.}}[2])
+        AND (len({{.}}) < 3 OR {{.}}[1] <> {{.}}[3])
+        AND (len({{.}}) < 3 OR {{.}}[2] <> {{.}}[3])
+        AND (len({{.}}) < 4 OR {{.}}[1] <> {{.}}[4])
+        AND (len({{.}}) < 4 OR {{.}}[2] <> {{.}}[4])
+        AND (len({{.}}) < 4 OR {{.}}[3] <> {{.}}[4])
+        AND (len({{.}}) < 5 OR {{.}}[1] <> {{.}}[5])
+        AND (len({{.}}) < 5 OR {{.}}[2] <> {{.}}[5])
+        AND (len({{.}}) < 5 OR {{.}}[3] <> {{.}}[5])
+        AND (len({{.}}) < 5 OR {{.}}[4] <> {{.}}[5])
+        AND (len({{.}}) < 6 OR {{.}}[1] <> {{.}}[6])
+        AND (len({{.}}) < 6 OR {{.}}[2] <> {{.}}[6])
+        AND (len({{.}}) < 6 OR {{.}}[3] <> {{.}}[6])
+        AND (len({{.}}) < 6 OR {{.}}[4] <> {{.}}[6])
+        AND (len({{.}}) < 6 OR {{.}}[5] <> {{.}}[6])
+        AND (len({{.}}) < 7 OR {{.}}[1] <> {{.}}[7])
+        AND (len({{.}}) < 7 OR {{.}}[2] <> {{.}}[7])
+        AND (len({{.}}) < 7 OR {{.}}[3] <> {{.}}[7])
+        AND (len({{.}}) < 7 OR {{.}}[4] <> {{.}}[7])
+        AND (len({{.}}) < 7 OR {{.}}[5] <> {{.}}[7])
+        AND (len({{.}}) < 7 OR {{.}}[6] <> {{.}}[7])
+        AND (len({{.}}) < 8 OR {{.}}[1] <> {{.}}[8])
+        AND (len({{.}}) < 8 OR {{.}}[2] <> {{.}}[8])
+        AND (len({{.}}) < 8 OR {{.}}[3] <> {{.}}[8])
+        AND (len({{.}}) < 8 OR {{.}}[4] <> {{.}}[8])
+        AND (len({{.}}) < 8 OR {{.}}[5] <> {{.}}[8])
+        AND (len({{.}}) < 8 OR {{.}}[6] <> {{.}}[8])
+        AND (len({{.}}) < 8 OR {{.}}[7] <> {{.}}[8])
+    ELSE list_unique({{.}}) = len({{.}}) END
+{{- end}}
+
+{{/* The object is absent, or one the contract accepts: at most 256 keys,
+none twice. Lambdas over one-element lists name the text and its keys
+once: DuckDB would otherwise inline (and recompute) the expression behind
+a name at every reference. */}}
+{{define "flat"}}list_transform([{{.}}], lambda o: o IS NULL OR list_transform([{{template "keys" "o"}}], lambda k: k IS NOT NULL AND len(k) <= 256 AND {{template "distinct" "k"}})[1])[1]{{end}}
+
+{{/* go_rows: the rows in [$2, $3) that are not certainly valid, or whose
+ts is later than $4 (epoch ms: now plus the allowed clock skew). Each
+normalised value is named once or twice, for the reason given at "flat";
+a NULL anywhere makes the row the contract's. */}}
 {{define "go_rows"}}
 SELECT row_no
 FROM ({{template "normalized" .}})
 WHERE NOT coalesce(
-    n_event IS NOT NULL AND strlen(n_event) <= 128 AND regexp_full_match(n_event, '[ -~]*[!-~][ -~]*')
-    AND n_tenant IS NOT NULL AND regexp_full_match(n_tenant, '[A-Za-z0-9._-]{1,64}')
-    AND n_user IS NOT NULL AND strlen(n_user) <= 256 AND regexp_matches(n_user, '[!-~]')
-    AND n_session IS NOT NULL AND strlen(n_session) <= 256 AND regexp_matches(n_session, '[!-~]')
-    AND ts_ms IS NOT NULL AND ts_ms >= 0 AND ts_ms <= $4
+    regexp_full_match(n_event, '[ -~]{1,128}') AND regexp_matches(n_event, '[!-~]')
+    AND regexp_full_match(n_tenant, '[A-Za-z0-9._-]{1,64}')
+    AND strlen(n_user) <= 256 AND regexp_matches(n_user, '[!-~]')
+    AND strlen(n_session) <= 256 AND regexp_matches(n_session, '[!-~]')
+    AND ts_ms BETWEEN 0 AND $4
     AND n_version IS NOT NULL
     AND n_event_id IS NOT NULL
     AND {{template "flat" "n_props"}}
@@ -119,25 +172,43 @@ WHERE NOT coalesce(
     {{- if .Extras}}
     AND {{template "flat" "p_in"}}
     {{- end}}, false)
-ORDER BY row_no
 {{- end}}
 
-{{/* later_copies: rows in [$2, $3) whose (tenant_id, event_id, ts) an
-earlier row of the range has: the contract's path de-duplicates them
-against what the first one stored. The last row carries the range's ts
-bounds (epoch ms) in place of a row number, for the insert's duplicate
-check. */}}
-{{define "later_copies"}}
+{{/* copies: the keys (tenant_id, event_id, ts) that more than one row in
+[$2, $3) shares, as the first and last of those rows and how many they
+are: the contract's path stores the first and counts the rest as
+duplicates ("all_copies" lists the rows of a key held more than twice).
+The grand total row (copies NULL) carries the range's ts bounds (epoch
+ms) for the insert's duplicate check. Keys are compared as the insert
+would store them, valid or not. One scan, and no per-key lists: memory
+stays with the number of keys. */}}
+{{define "copies"}}
+SELECT min(row_no) AS first_row, max(row_no) AS last_row,
+    CASE WHEN grouping(n_tenant) = 0 THEN count(*) END AS copies,
+    min(ts_ms) AS min_ts, max(ts_ms) AS max_ts
+FROM ({{template "normalized" .}})
+GROUP BY GROUPING SETS ((n_tenant, n_event_id, ts_ms), ())
+HAVING grouping(n_tenant) = 1
+    OR (count(*) > 1 AND n_tenant IS NOT NULL AND n_event_id IS NOT NULL AND ts_ms IS NOT NULL)
+{{- end}}
+
+{{/* stage: a CSV step's rows, read and normalised once into an in-memory
+table that every other statement of the step reads: parsing CSV is the
+dearest part of reading it. */}}
+{{define "stage"}}CREATE OR REPLACE TABLE {{.Stage}} AS {{template "read" .}}{{end}}
+
+{{define "drop_stage"}}DROP TABLE IF EXISTS {{.Stage}}{{end}}
+
+{{define "all_copies"}}
 WITH k AS (
     SELECT row_no, n_tenant, n_event_id, ts_ms
     FROM ({{template "normalized" .}})
     WHERE n_tenant IS NOT NULL AND n_event_id IS NOT NULL AND ts_ms IS NOT NULL
 )
-SELECT row_no, NULL AS min_ts, NULL AS max_ts
-FROM (SELECT row_no, row_number() OVER (PARTITION BY n_tenant, n_event_id, ts_ms ORDER BY row_no) AS copy FROM k)
-WHERE copy > 1
-UNION ALL
-SELECT NULL, min(ts_ms), max(ts_ms) FROM k
+SELECT row_no
+FROM k
+SEMI JOIN (SELECT n_tenant, n_event_id, ts_ms FROM k GROUP BY ALL HAVING count(*) > 2) copies
+    USING (n_tenant, n_event_id, ts_ms)
 {{- end}}
 
 {{/* insert: the rows of [$2, $3) that are neither in $5 (the rows for the
