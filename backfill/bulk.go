@@ -24,9 +24,14 @@ import (
 // row-by-row lane does. It covers files with an event_id column (rows
 // without one need their content-derived id, computed in Go).
 
-// bulkSliceRows bounds the rows of one bulk step: a step is checkpointed
-// whole, and its key check (for copies within it) holds its keys in memory.
-const bulkSliceRows = 1 << 19
+// Default rows of one bulk step: a step is checkpointed whole, and its key
+// check (for copies within it) holds its keys in memory; a CSV step's
+// stage table (two are alive while the pipeline overlaps steps) must fit
+// the store's memory limit.
+const (
+	BulkParquetRows = 1 << 19
+	BulkCSVRows     = 1 << 18
+)
 
 var bulkTemplate = sqlfiles.Template(sqlfiles.DuckDB, "backfill/bulk")
 

@@ -95,7 +95,7 @@ func (r *run) bulkFile(ctx context.Context, src Source, key sourceKey, cp *Check
 		}
 		r.fraction.Store(math.Float64bits(bs.fraction()))
 		if resumable {
-			if err := r.rejects.flush(); err != nil {
+			if err := r.syncRejects(); err != nil {
 				return err
 			}
 			return r.cfg.State.Save(key, *cp)
@@ -115,13 +115,16 @@ func (r *run) bulkFile(ctx context.Context, src Source, key sourceKey, cp *Check
 		r.summary.Resumed -= cp.Rows - startRows
 		return false, nil
 	}
+	interrupted := func(err error) (bool, error) {
+		if pending != nil {
+			l.release(ctx, pending.step)
+			bs.done(pending.step)
+		}
+		return true, fmt.Errorf("interrupted after row %d (durable; run the same command again to resume): %w", cp.Rows, err)
+	}
 	for {
 		if err := ctx.Err(); err != nil {
-			if pending != nil {
-				l.release(ctx, pending.step)
-				bs.done(pending.step)
-			}
-			return true, fmt.Errorf("interrupted after row %d (durable; run the same command again to resume): %w", cp.Rows, err)
+			return interrupted(err)
 		}
 		step, more, err := bs.next(ctx, startRows)
 		if err != nil {
@@ -153,6 +156,9 @@ func (r *run) bulkFile(ctx context.Context, src Source, key sourceKey, cp *Check
 			return fallback(err2)
 		}
 	}
+	if err := ctx.Err(); err != nil {
+		return interrupted(err)
+	}
 	if pending != nil {
 		if err := finish(); err != nil {
 			return fallback(err)
@@ -173,11 +179,10 @@ func (f *bulkFallback) Error() string { return "bulk lane: " + f.err.Error() }
 // bulkStep stores one checked step: DuckDB's share, then the contract's.
 func (r *run) bulkStep(ctx context.Context, l *bulkLoader, bs bulkSource, step bulkStep, c bulkCheck, name string, cp *Checkpoint) error {
 	start := time.Now()
-	inserted, err := l.insert(ctx, step, c)
+	// A checked step is stored whole even when ctx ends meanwhile (Ctrl-C),
+	// so that its checkpoint can be written; its size bounds the wait.
+	inserted, err := l.insert(context.WithoutCancel(ctx), step, c)
 	if err != nil {
-		if ctx.Err() != nil {
-			return err
-		}
 		return &bulkFallback{err}
 	}
 	fast := c.fast(step)
@@ -222,7 +227,7 @@ func (r *run) contractRows(ctx context.Context, st *store.Store, bs bulkSource, 
 	for _, c := range chunks {
 		for _, rej := range c.rejects {
 			rej.Source = name
-			if err := r.rejects.write(rej); err != nil {
+			if err := r.reject(rej); err != nil {
 				return 0, 0, rejected, err
 			}
 			rejected++

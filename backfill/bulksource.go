@@ -8,6 +8,7 @@ import (
 // parquetSteps walks a Parquet file in steps of whole row-group slices.
 type parquetSteps struct {
 	pr    *parquetReader
+	rows  int64 // per step
 	done_ atomic.Int64
 	skips int64
 }
@@ -23,13 +24,13 @@ func (r *run) openBulkParquet(ctx context.Context, path string) (bulkSource, bul
 		return nil, plan, false, nil
 	}
 	r.bulkRowPlan, r.bulkTSRendered = &pr.plan, pr.tsRendered
-	return &parquetSteps{pr: pr}, plan, true, nil
+	return &parquetSteps{pr: pr, rows: stepRows(r.cfg.BulkRows, BulkParquetRows)}, plan, true, nil
 }
 
 func (ps *parquetSteps) next(_ context.Context, skip int64) (bulkStep, bool, error) {
 	pr := ps.pr
 	// pr.ranges are contiguous 0-based slices of row groups; a step joins
-	// them up to bulkSliceRows.
+	// them up to ps.rows.
 	for len(pr.ranges) > 0 && pr.ranges[0][1] <= skip {
 		ps.skips += pr.ranges[0][1] - pr.ranges[0][0]
 		pr.ranges = pr.ranges[1:]
@@ -44,11 +45,23 @@ func (ps *parquetSteps) next(_ context.Context, skip int64) (bulkStep, bool, err
 	}
 	to := pr.ranges[0][1]
 	pr.ranges = pr.ranges[1:]
-	for len(pr.ranges) > 0 && pr.ranges[0][1]-from <= bulkSliceRows {
+	if to-from > ps.rows {
+		pr.ranges = append([][2]int64{{from + ps.rows, to}}, pr.ranges...)
+		to = from + ps.rows
+	}
+	for len(pr.ranges) > 0 && pr.ranges[0][1]-from <= ps.rows {
 		to = pr.ranges[0][1]
 		pr.ranges = pr.ranges[1:]
 	}
 	return bulkStep{path: pr.path, from: from + 1, to: to + 1}, true, nil
+}
+
+// stepRows is the configured rows per step, or the default.
+func stepRows(configured int, def int64) int64 {
+	if configured > 0 {
+		return int64(configured)
+	}
+	return def
 }
 
 func (ps *parquetSteps) fillGo(c *chunk, _ bulkStep, rows []int64) error {

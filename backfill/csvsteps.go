@@ -15,7 +15,7 @@ import (
 )
 
 // csvSteps spools a CSV source into slice files for the bulk lane: each
-// slice holds up to bulkSliceRows records, each prefixed with its row and
+// slice holds up to BulkCSVRows records, each prefixed with its row and
 // line numbers in the source, so that DuckDB reads the slice in parallel
 // and still names every row as the row-by-row lane would. Slices are
 // written beside the store (same disk, not memory) and removed when done.
@@ -28,6 +28,7 @@ type csvSteps struct {
 	row    int64 // data records read
 	line   int64 // lines read
 	skips  int64
+	rows   int64 // per step
 	// spooled are the slices written and not yet done with.
 	spooled map[string]bool
 	out     []byte
@@ -35,16 +36,12 @@ type csvSteps struct {
 
 var crlf = []byte("\r\n")
 
-// csvSliceRows bounds a CSV step: its stage table (two are alive while the
-// pipeline overlaps steps) must fit the store's memory limit.
-const csvSliceRows = 1 << 18
-
 func (r *run) openBulkCSV(src Source, e *Embedded) (bulkSource, bulkPlan, bool, error) {
 	in, err := openInput(src, nil)
 	if err != nil {
 		return nil, bulkPlan{}, false, err
 	}
-	cs := &csvSteps{in: in, dir: filepath.Dir(e.path), spooled: map[string]bool{}}
+	cs := &csvSteps{in: in, dir: filepath.Dir(e.path), spooled: map[string]bool{}, rows: stepRows(r.cfg.BulkRows, BulkCSVRows)}
 	rec, err := cs.record()
 	if errors.Is(err, io.EOF) {
 		in.Close()
@@ -118,7 +115,7 @@ func (cs *csvSteps) next(_ context.Context, skip int64) (bulkStep, bool, error) 
 	cw.Flush()
 	step := bulkStep{path: f.Name()}
 	var readErr error
-	for step.to-step.from < csvSliceRows {
+	for step.to-step.from < cs.rows {
 		rec, err := cs.record()
 		if err != nil {
 			if !errors.Is(err, io.EOF) {

@@ -361,7 +361,8 @@ func (pr *parquetReader) query(skip int64) error {
 
 // fillListed appends the listed rows (numbered from 1, ascending) to c.
 func (pr *parquetReader) fillListed(c *chunk, rows []int64) error {
-	res, err := pr.db.QueryContext(pr.ctx, stmt("backfill/parquet_listed_rows"), pr.path, rowListLiteral(rows))
+	// A bulk step is finished even after Ctrl-C, so that it is checkpointed.
+	res, err := pr.db.QueryContext(context.WithoutCancel(pr.ctx), stmt("backfill/parquet_listed_rows"), pr.path, rowListLiteral(rows))
 	if err != nil {
 		return fmt.Errorf("read %s: %w", pr.path, err)
 	}

@@ -57,6 +57,9 @@ type Config struct {
 	BatchRows int
 	// Workers decode rows in parallel; default GOMAXPROCS.
 	Workers int
+	// BulkRows is the number of rows per bulk step (default
+	// BulkParquetRows, BulkCSVRows).
+	BulkRows int
 	// RowByRow turns the bulk lane off: every row goes through the contract
 	// in Go (the lane's differential tests compare the two).
 	RowByRow bool
@@ -198,6 +201,11 @@ type run struct {
 
 	storeEmpty *bool // embedded target: cached emptiness check
 
+	// journal takes the current source's rejects (resumable runs);
+	// journals are all the run opened, removed when it succeeds.
+	journal  *rejectsJournal
+	journals []string
+
 	// The bulk lane's source, for the rows it hands to the contract.
 	bulkRowPlan    *plan
 	bulkTSRendered bool
@@ -252,6 +260,9 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	stopProgress()
 
 	path, closeErr := r.rejects.close()
+	if err == nil && closeErr == nil {
+		closeErr = removeJournals(r.journals)
+	}
 	r.summary.RejectsPath = path
 	r.summary.Elapsed = time.Since(r.start)
 	r.summary.Rows = r.rows.Load()
@@ -302,6 +313,26 @@ func (r *run) file(ctx context.Context, src Source) error {
 		if cp.Rows > 0 && r.staleCheckpoint(ctx) {
 			r.logger.Warn("the embedded store is empty but a checkpoint says rows were loaded; loading from the start", "source", src.Path, "checkpoint_rows", cp.Rows)
 			cp = Checkpoint{Source: key.path, Size: key.size, ModTime: key.modTime, Target: r.cfg.State.Target}
+		}
+		journal, carried, err := r.cfg.State.openJournal(key, cp.Rows)
+		if err != nil {
+			return err
+		}
+		r.journal = journal
+		r.journals = append(r.journals, journal.path)
+		defer func() {
+			if err := journal.close(); err != nil {
+				r.logger.Warn("close the rejects journal", "path", journal.path, "err", err)
+			}
+			r.journal = nil
+		}()
+		for _, rej := range carried {
+			if err := r.rejects.write(rej); err != nil { // journaled already
+				return err
+			}
+		}
+		if len(carried) > 0 {
+			r.logger.Info("listing the rejects of an earlier run's rows again", "source", src.Path, "rejects", len(carried))
 		}
 		if cp.Complete {
 			r.summary.Resumed += cp.Rows
@@ -400,7 +431,7 @@ func (r *run) file(ctx context.Context, src Source) error {
 				continue // failed, or interrupted: the batch in hand is finished, queued ones dropped
 			}
 			if err = r.storeBatch(ctx, b, &cp); err == nil && resumable && r.cfg.Target != nil {
-				if err = r.rejects.flush(); err == nil {
+				if err = r.syncRejects(); err == nil {
 					err = r.cfg.State.Save(key, cp)
 				}
 			}
@@ -442,7 +473,7 @@ func (r *run) file(ctx context.Context, src Source) error {
 		}
 		for _, rej := range c.rejects {
 			rej.Source = name
-			if err := r.rejects.write(rej); err != nil {
+			if err := r.reject(rej); err != nil {
 				return errors.Join(err, finish())
 			}
 		}
@@ -513,6 +544,25 @@ func (r *run) storeBatch(ctx context.Context, b pendingBatch, cp *Checkpoint) er
 	r.loaded.Add(int64(n))
 	cp.Rows, cp.Loaded, cp.Rejected = b.last, cp.Loaded+int64(n), cp.Rejected+b.rejected
 	return nil
+}
+
+// reject lists a row in the rejects file and the source's journal.
+func (r *run) reject(rej Reject) error {
+	if err := r.rejects.write(rej); err != nil {
+		return err
+	}
+	if r.journal != nil {
+		return r.journal.write(rej)
+	}
+	return nil
+}
+
+// syncRejects makes the rejects so far durable before a checkpoint.
+func (r *run) syncRejects() error {
+	if err := r.rejects.flush(); err != nil {
+		return err
+	}
+	return r.journal.sync()
 }
 
 func isClosed(ch chan struct{}) bool {
