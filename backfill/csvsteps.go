@@ -36,7 +36,19 @@ type csvSteps struct {
 
 var crlf = []byte("\r\n")
 
+// slicePattern names spooled CSV slices (os.CreateTemp and filepath.Glob
+// both read * as the varying part).
+const slicePattern = ".pulse-backfill-slice-*.csv"
+
 func (r *run) openBulkCSV(src Source, e *Embedded) (bulkSource, bulkPlan, bool, error) {
+	// Slices a killed run left: this process holds the store, so no other
+	// backfill is spooling beside it.
+	if stale, _ := filepath.Glob(filepath.Join(filepath.Dir(e.path), slicePattern)); len(stale) > 0 {
+		for _, path := range stale {
+			os.Remove(path)
+		}
+		r.logger.Info("removed CSV slices of an earlier, interrupted run", "files", len(stale))
+	}
 	in, err := openInput(src, nil)
 	if err != nil {
 		return nil, bulkPlan{}, false, err
@@ -104,7 +116,7 @@ func (cs *csvSteps) record() ([]byte, error) {
 }
 
 func (cs *csvSteps) next(_ context.Context, skip int64) (bulkStep, bool, error) {
-	f, err := os.CreateTemp(cs.dir, ".pulse-backfill-slice-*.csv")
+	f, err := os.CreateTemp(cs.dir, slicePattern)
 	if err != nil {
 		return bulkStep{}, false, fmt.Errorf("spool a CSV slice: %w", err)
 	}

@@ -175,6 +175,9 @@ func killAndResume(t *testing.T, bin, src string, rows, valid int64, invalid map
 	if journals, _ := filepath.Glob(filepath.Join(state, "*.rejects.ndjson")); len(journals) != 0 {
 		t.Errorf("rejects journals left after a successful run: %v", journals)
 	}
+	if slices, _ := filepath.Glob(filepath.Join(filepath.Dir(db), slicePattern)); len(slices) != 0 {
+		t.Errorf("CSV slices left after a successful run: %v", slices)
+	}
 }
 
 // stopMidway runs backfill until its checkpoint passes atLeast rows, sends

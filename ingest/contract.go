@@ -1,11 +1,12 @@
 package ingest
 
 import (
-	"encoding/json"
+	"bytes"
 	"fmt"
 	"math"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -63,75 +64,149 @@ func NewContract() *Contract {
 	}
 }
 
+// knownFields are the top-level field names; rejectReason uses them to bound
+// metric labels. Decode looks names up with fieldIndex instead.
 var knownFields = map[string]bool{
 	"event_id": true, "event": true, "user_id": true, "tenant_id": true, "session_id": true,
 	"ts": true, "event_version": true, "properties": true, "context": true,
 }
 
+// Indexes of the top-level fields in the array collectFields fills.
+const (
+	fieldEventID = iota
+	fieldEvent
+	fieldUserID
+	fieldTenantID
+	fieldSessionID
+	fieldTS
+	fieldEventVersion
+	fieldProperties
+	fieldContext
+	numFields
+)
+
+// fieldIndex returns the index of a top-level field name, or -1. A switch
+// on string(key) neither allocates nor hashes.
+func fieldIndex(key []byte) int {
+	switch string(key) {
+	case "event_id":
+		return fieldEventID
+	case "event":
+		return fieldEvent
+	case "user_id":
+		return fieldUserID
+	case "tenant_id":
+		return fieldTenantID
+	case "session_id":
+		return fieldSessionID
+	case "ts":
+		return fieldTS
+	case "event_version":
+		return fieldEventVersion
+	case "properties":
+		return fieldProperties
+	case "context":
+		return fieldContext
+	}
+	return -1
+}
+
 // earliestTS rejects epoch-zero style mistakes (seconds sent as ms, unset clocks).
 var earliestTS = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// parsers reuses fastjson parsers: decoding events is the gateway's
-// hottest path, and one pass of fastjson over an event costs a fraction of
-// encoding/json's reflection and repeated validation.
-var parsers fastjson.ParserPool
+// decoder is the per-call state Decode reuses: decoding events is the
+// gateway's hottest path, and one pass of fastjson over an event costs a
+// fraction of encoding/json's reflection and repeated validation.
+type decoder struct {
+	p fastjson.Parser
+	// buf collects compacted properties and context, copied out in one
+	// allocation of the exact size.
+	buf []byte
+}
+
+var decoders = sync.Pool{New: func() any { return new(decoder) }}
 
 // Decode validates one raw JSON event and returns it normalised: ts in UTC
 // truncated to milliseconds, event_version defaulted to 1, event_id assigned
 // (UUIDv7) when absent, properties and context compacted.
+//
+// On a rejection the Event holds the fields decoded before the one at fault
+// (load reads its TenantID).
 func (c *Contract) Decode(raw []byte) (Event, *FieldError) {
-	var ev Event
 	if len(raw) > c.MaxEventBytes {
-		return ev, fieldErr(RootField, "event is %d bytes; the limit is %d bytes (shrink properties or raise --max-event-bytes)", len(raw), c.MaxEventBytes)
+		return Event{}, fieldErr(RootField, "event is %d bytes; the limit is %d bytes (shrink properties or raise --max-event-bytes)", len(raw), c.MaxEventBytes)
 	}
 	if !utf8.Valid(raw) {
-		return ev, fieldErr(RootField, "event is not valid UTF-8 (at byte %d)", invalidUTF8Offset(raw))
+		return Event{}, fieldErr(RootField, "event is not valid UTF-8 (at byte %d)", invalidUTF8Offset(raw))
 	}
-	p := parsers.Get()
-	defer parsers.Put(p)
-	root, err := p.ParseBytes(raw)
+	// decode's many returns would rule out an open-coded (cheap) defer.
+	d := decoders.Get().(*decoder)
+	ev, fe := c.decode(d, raw)
+	decoders.Put(d)
+	return ev, fe
+}
+
+func (c *Contract) decode(d *decoder, raw []byte) (Event, *FieldError) {
+	var ev Event
+	root, err := d.p.ParseBytes(raw)
+	if err == nil {
+		// The parser lets raw control characters through inside strings;
+		// properties and context are stored as the JSON text they were,
+		// which must stay valid JSON.
+		err = fastjson.ValidateBytes(raw)
+	}
 	if err != nil {
 		return ev, fieldErr(RootField, "malformed JSON: %v", err)
 	}
 	if root.Type() != fastjson.TypeObject {
 		return ev, fieldErr(RootField, "event must be a JSON object, got %s", jsonKind(root))
 	}
-	fields, fe := collectFields(root.GetObject())
+	var fields [numFields]*fastjson.Value
+	fe := collectFields(root.GetObject(), &fields)
 	if fe != nil {
 		return ev, fe
 	}
 
-	if ev.Event, fe = requiredString(fields, "event", MaxEventNameLen); fe != nil {
+	if ev.Event, fe = requiredString(fields[fieldEvent], "event", MaxEventNameLen); fe != nil {
 		return ev, fe
 	}
-	if strings.ContainsFunc(ev.Event, isControl) {
+	if hasControl(ev.Event) {
 		return ev, fieldErr("event", "must not contain control characters")
 	}
-	if ev.TenantID, fe = requiredString(fields, "tenant_id", MaxTenantIDLen); fe != nil {
+	if ev.TenantID, fe = requiredString(fields[fieldTenantID], "tenant_id", MaxTenantIDLen); fe != nil {
 		return ev, fe
 	}
 	if !validTenantID(ev.TenantID) {
 		return ev, fieldErr("tenant_id", "must contain only letters, digits, '.', '_' and '-' (got %q)", ev.TenantID)
 	}
-	if ev.UserID, fe = requiredString(fields, "user_id", MaxUserIDLen); fe != nil {
+	if ev.UserID, fe = requiredString(fields[fieldUserID], "user_id", MaxUserIDLen); fe != nil {
 		return ev, fe
 	}
-	if ev.SessionID, fe = requiredString(fields, "session_id", MaxSessionIDLen); fe != nil {
+	if ev.SessionID, fe = requiredString(fields[fieldSessionID], "session_id", MaxSessionIDLen); fe != nil {
 		return ev, fe
 	}
-	if ev.TS, fe = c.timestamp(fields["ts"]); fe != nil {
+	if ev.TS, fe = c.timestamp(fields[fieldTS]); fe != nil {
 		return ev, fe
 	}
-	if ev.EventVersion, fe = eventVersion(fields["event_version"]); fe != nil {
+	if ev.EventVersion, fe = eventVersion(fields[fieldEventVersion]); fe != nil {
 		return ev, fe
 	}
-	if ev.Properties, fe = flatObject(fields["properties"], "properties"); fe != nil {
+	props, ctx := fields[fieldProperties], fields[fieldContext]
+	if fe = checkFlat(props, "properties"); fe != nil {
 		return ev, fe
 	}
-	if ev.Context, fe = flatObject(fields["context"], "context"); fe != nil {
+	d.buf = appendFlat(d.buf[:0], props)
+	if fe = checkFlat(ctx, "context"); fe != nil {
+		ev.Properties = bytes.Clone(d.buf)
 		return ev, fe
 	}
-	if ev.EventID, fe = eventID(fields["event_id"]); fe != nil {
+	n := len(d.buf)
+	d.buf = appendFlat(d.buf, ctx)
+	// One allocation for both; the capped slice keeps an append to
+	// Properties from overwriting Context.
+	both := bytes.Clone(d.buf)
+	ev.Properties, ev.Context = both[:n:n], both[n:]
+	if ev.EventID, fe = eventID(fields[fieldEventID]); fe != nil {
 		return ev, fe
 	}
 	if ev.EventID == "" {
@@ -140,22 +215,21 @@ func (c *Contract) Decode(raw []byte) (Event, *FieldError) {
 	return ev, nil
 }
 
-// collectFields maps the event's top-level fields by name, refusing
+// collectFields sets the event's top-level fields by index, refusing
 // unknown names (all of them, sorted, in one message) and repeated ones.
-func collectFields(obj *fastjson.Object) (map[string]*fastjson.Value, *FieldError) {
-	fields := make(map[string]*fastjson.Value, len(knownFields))
+func collectFields(obj *fastjson.Object, fields *[numFields]*fastjson.Value) *FieldError {
 	var unknown []string
-	repeated := ""
+	repeated := -1
 	obj.Visit(func(key []byte, v *fastjson.Value) {
-		name := string(key)
-		if !knownFields[name] {
-			unknown = append(unknown, name)
+		i := fieldIndex(key)
+		if i < 0 {
+			unknown = append(unknown, string(key))
 			return
 		}
-		if _, seen := fields[name]; seen && repeated == "" {
-			repeated = name
+		if fields[i] != nil && repeated < 0 {
+			repeated = i
 		}
-		fields[name] = v
+		fields[i] = v
 	})
 	if len(unknown) > 0 {
 		sort.Strings(unknown)
@@ -163,12 +237,19 @@ func collectFields(obj *fastjson.Object) (map[string]*fastjson.Value, *FieldErro
 		if field == "" {
 			field = RootField
 		}
-		return nil, fieldErr(field, "unknown field %s (allowed: event, user_id, tenant_id, session_id, ts, event_version, properties, context, event_id)", strings.Join(quoteAll(unknown), ", "))
+		return fieldErr(field, "unknown field %s (allowed: event, user_id, tenant_id, session_id, ts, event_version, properties, context, event_id)", strings.Join(quoteAll(unknown), ", "))
 	}
-	if repeated != "" {
-		return nil, fieldErr(repeated, "appears more than once")
+	if repeated >= 0 {
+		return fieldErr(fieldNames[repeated], "appears more than once")
 	}
-	return fields, nil
+	return nil
+}
+
+// fieldNames are the top-level names by index.
+var fieldNames = [numFields]string{
+	fieldEventID: "event_id", fieldEvent: "event", fieldUserID: "user_id", fieldTenantID: "tenant_id",
+	fieldSessionID: "session_id", fieldTS: "ts", fieldEventVersion: "event_version",
+	fieldProperties: "properties", fieldContext: "context",
 }
 
 func quoteAll(names []string) []string {
@@ -199,25 +280,38 @@ func jsonKind(v *fastjson.Value) string {
 	}
 }
 
-func requiredString(fields map[string]*fastjson.Value, name string, maxLen int) (string, *FieldError) {
-	v := fields[name]
+// requiredString checks the bytes before converting them, so the only
+// allocation is the returned string.
+func requiredString(v *fastjson.Value, name string, maxLen int) (string, *FieldError) {
 	if isNull(v) {
 		return "", fieldErr(name, "is required")
 	}
 	if v.Type() != fastjson.TypeString {
 		return "", fieldErr(name, "must be a string, got %s", jsonKind(v))
 	}
-	s := string(v.GetStringBytes())
-	if strings.TrimSpace(s) == "" {
+	b := v.GetStringBytes()
+	if len(bytes.TrimSpace(b)) == 0 {
 		return "", fieldErr(name, "must not be empty")
 	}
-	if n := utf8.RuneCountInString(s); n > maxLen {
-		return "", fieldErr(name, "is %d characters; the limit is %d", n, maxLen)
+	// A string has at least one byte per rune: count only when it may matter.
+	if len(b) > maxLen {
+		if n := utf8.RuneCount(b); n > maxLen {
+			return "", fieldErr(name, "is %d characters; the limit is %d", n, maxLen)
+		}
 	}
-	return s, nil
+	return string(b), nil
 }
 
-func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+// hasControl reports C0 controls and DEL. They are ASCII, and in UTF-8 an
+// ASCII byte is always a rune of its own, so bytes can be tested directly.
+func hasControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7f {
+			return true
+		}
+	}
+	return false
+}
 
 func validTenantID(s string) bool {
 	for _, r := range s {
@@ -260,11 +354,11 @@ func (c *Contract) timestamp(v *fastjson.Value) (time.Time, *FieldError) {
 	if v.Type() != fastjson.TypeString {
 		return time.Time{}, fieldErr("ts", "must be an ISO-8601 string such as \"2026-11-25T09:04:36.123Z\", got %s", jsonKind(v))
 	}
-	s := string(v.GetStringBytes())
-	if strings.TrimSpace(s) == "" {
+	b := v.GetStringBytes()
+	if len(bytes.TrimSpace(b)) == 0 {
 		return time.Time{}, fieldErr("ts", "must not be empty")
 	}
-	ts, err := ParseTS(s)
+	ts, err := ParseTS(string(b))
 	if err != nil {
 		return time.Time{}, fieldErr("ts", "%v", err)
 	}
@@ -294,45 +388,84 @@ func eventVersion(v *fastjson.Value) (int, *FieldError) {
 	return int(n), nil
 }
 
-// flatObject checks that a properties-like field is an object whose values
-// are scalars, and returns it as compact JSON.
-func flatObject(v *fastjson.Value, name string) (json.RawMessage, *FieldError) {
+// maxLinearKeys is the object size up to which checkFlat finds repeated keys
+// by scanning the keys before each one; larger objects use a map.
+const maxLinearKeys = 16
+
+// checkFlat checks that a properties-like field, when present, is an object
+// whose keys are non-empty, unique and short, and whose values are scalars.
+func checkFlat(v *fastjson.Value, name string) *FieldError {
 	if isNull(v) {
-		return json.RawMessage("{}"), nil
+		return nil
 	}
 	if v.Type() != fastjson.TypeObject {
-		return nil, fieldErr(name, "must be an object, got %s", jsonKind(v))
+		return fieldErr(name, "must be an object, got %s", jsonKind(v))
 	}
 	obj := v.GetObject()
 	if obj.Len() > MaxProperties {
-		return nil, fieldErr(name, "has %d keys; the limit is %d", obj.Len(), MaxProperties)
+		return fieldErr(name, "has %d keys; the limit is %d", obj.Len(), MaxProperties)
 	}
-	var fe *FieldError
-	seen := make(map[string]bool, obj.Len())
+	var (
+		fe   *FieldError
+		few  [maxLinearKeys][]byte
+		nFew int
+		seen map[string]struct{}
+	)
+	if obj.Len() > maxLinearKeys {
+		seen = make(map[string]struct{}, obj.Len())
+	}
+	repeated := func(key []byte) bool {
+		if seen != nil {
+			_, ok := seen[string(key)]
+			seen[string(key)] = struct{}{}
+			return ok
+		}
+		for _, k := range few[:nFew] {
+			if bytes.Equal(k, key) {
+				return true
+			}
+		}
+		few[nFew] = key
+		nFew++
+		return false
+	}
+	// Visit unescapes the keys and Type each string value; appendFlat relies
+	// on both to write them re-escaped in one canonical form.
 	obj.Visit(func(key []byte, value *fastjson.Value) {
 		if fe != nil {
 			return
 		}
-		k := string(key)
-		path := name + "." + k
-		switch {
-		case strings.TrimSpace(k) == "":
+		if len(bytes.TrimSpace(key)) == 0 {
 			fe = fieldErr(name, "keys must not be empty")
-		case seen[k]:
-			fe = fieldErr(path, "key appears more than once")
-		case utf8.RuneCountInString(k) > MaxPropertyKeyLen:
-			fe = fieldErr(path, "key is %d characters; the limit is %d", utf8.RuneCountInString(k), MaxPropertyKeyLen)
-		case value.Type() == fastjson.TypeObject:
-			fe = fieldErr(path, "must be a string, number, boolean or null; nested objects are not allowed (flatten it, e.g. %s_field)", k)
-		case value.Type() == fastjson.TypeArray:
-			fe = fieldErr(path, "must be a string, number, boolean or null; nested arrays are not allowed (flatten it, e.g. %s_field)", k)
+			return
 		}
-		seen[k] = true
+		if repeated(key) {
+			fe = fieldErr(name+"."+string(key), "key appears more than once")
+			return
+		}
+		if len(key) > MaxPropertyKeyLen {
+			if n := utf8.RuneCount(key); n > MaxPropertyKeyLen {
+				fe = fieldErr(name+"."+string(key), "key is %d characters; the limit is %d", n, MaxPropertyKeyLen)
+				return
+			}
+		}
+		switch value.Type() {
+		case fastjson.TypeObject:
+			fe = fieldErr(name+"."+string(key), "must be a string, number, boolean or null; nested objects are not allowed (flatten it, e.g. %s_field)", key)
+		case fastjson.TypeArray:
+			fe = fieldErr(name+"."+string(key), "must be a string, number, boolean or null; nested arrays are not allowed (flatten it, e.g. %s_field)", key)
+		}
 	})
-	if fe != nil {
-		return nil, fe
+	return fe
+}
+
+// appendFlat appends the compact JSON of a field checkFlat accepted: {} when
+// it is absent or null.
+func appendFlat(dst []byte, v *fastjson.Value) []byte {
+	if isNull(v) {
+		return append(dst, "{}"...)
 	}
-	return v.MarshalTo(nil), nil
+	return v.MarshalTo(dst)
 }
 
 func eventID(v *fastjson.Value) (string, *FieldError) {
@@ -342,10 +475,12 @@ func eventID(v *fastjson.Value) (string, *FieldError) {
 	if v.Type() != fastjson.TypeString {
 		return "", fieldErr("event_id", "must be a UUID string, got %s", jsonKind(v))
 	}
-	s := string(v.GetStringBytes())
-	id, err := uuid.Parse(s)
-	if err != nil || len(s) != 36 {
-		return "", fieldErr("event_id", "%q is not a UUID in the form xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx", s)
+	b := v.GetStringBytes()
+	// Only the 36-character form is accepted; uuid.ParseBytes reads it as
+	// uuid.Parse does, without a string copy.
+	id, err := uuid.ParseBytes(b)
+	if err != nil || len(b) != 36 {
+		return "", fieldErr("event_id", "%q is not a UUID in the form xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx", b)
 	}
 	if id == uuid.Nil {
 		return "", fieldErr("event_id", "must not be the nil UUID")

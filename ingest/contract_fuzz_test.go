@@ -14,6 +14,9 @@ import (
 func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"event":"signup","user_id":"u1","tenant_id":"acme","session_id":"s1","ts":"2026-11-25T09:00:00.123+01:00","properties":{"plan":"pro","seats":3},"context":{"os":"Linux"}}`))
 	f.Add([]byte(`{"event":"x","user_id":"u","tenant_id":"t","session_id":"s","ts":"2026-11-25T09:00:00Z","event_id":"0190a5b2-c3d4-7e8f-9a0b-1c2d3e4f5a6b","event_version":2}`))
+	// A raw control character inside a string: the parser lets it through,
+	// and the stored properties would not be JSON.
+	f.Add([]byte("{\"event\":\"0\",\"user_id\":\"0\",\"tenant_id\":\"0\",\"session_id\":\"0\",\"ts\":\"2000-01-01T00:00:00Z\",\"context\":{\"0\":\"\x00\"}}"))
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		c := NewContract()
