@@ -8,6 +8,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/google/uuid"
+	"github.com/valyala/fastjson"
 
 	"github.com/pulse-analytics/pulse/ingest"
 	sqlfiles "github.com/pulse-analytics/pulse/sql"
@@ -65,26 +66,37 @@ func flatMap(raw json.RawMessage) (map[string]string, error) {
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return out, nil
 	}
-	var values map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &values); err != nil {
+	p := parsers.Get()
+	defer parsers.Put(p)
+	v, err := p.ParseBytes(raw)
+	if err != nil {
 		return nil, err
 	}
-	for k, v := range values {
-		v = bytes.TrimSpace(v)
-		switch {
-		case len(v) > 0 && v[0] == '"':
-			var s string
-			if err := json.Unmarshal(v, &s); err != nil {
-				return nil, err
-			}
-			out[k] = s
-		case string(v) == "null":
-			out[k] = ""
-		case len(v) > 0 && (v[0] == '{' || v[0] == '['):
-			return nil, fmt.Errorf("%s: nested values are not allowed (the contract keeps properties flat)", k)
-		default:
-			out[k] = string(v)
+	obj, err := v.Object()
+	if err != nil {
+		return nil, err
+	}
+	obj.Visit(func(key []byte, v *fastjson.Value) {
+		if err != nil {
+			return
 		}
+		k := string(key)
+		switch v.Type() {
+		case fastjson.TypeString:
+			out[k] = string(v.GetStringBytes())
+		case fastjson.TypeNull:
+			out[k] = ""
+		case fastjson.TypeObject, fastjson.TypeArray:
+			err = fmt.Errorf("%s: nested values are not allowed (the contract keeps properties flat)", k)
+		default: // numbers and booleans as written
+			out[k] = string(v.MarshalTo(nil))
+		}
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
+
+// parsers reuses fastjson parsers: every inserted event has two objects.
+var parsers fastjson.ParserPool
