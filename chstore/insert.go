@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/google/uuid"
@@ -33,22 +34,28 @@ func InsertEvents(ctx context.Context, conn driver.Conn, p Params, events []inge
 		return explain(fmt.Errorf("prepare insert into %s.events: %w (is the schema applied?)", p.Database, err))
 	}
 	defer batch.Close()
+	// Column by column: one Append per column and batch instead of one
+	// reflective call per value.
+	n := len(events)
+	tenants, names, users, sessions := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	tss, ids, versions := make([]time.Time, n), make([]uuid.UUID, n), make([]uint32, n)
+	props, ctxs := make([]map[string]string, n), make([]map[string]string, n)
 	for i := range events {
 		ev := &events[i]
-		id, err := uuid.Parse(ev.EventID)
-		if err != nil {
+		if ids[i], err = uuid.Parse(ev.EventID); err != nil {
 			return fmt.Errorf("event %d: event_id %q is not a UUID: %w", i, ev.EventID, err)
 		}
-		props, err := flatMap(ev.Properties)
-		if err != nil {
+		if props[i], err = flatMap(ev.Properties); err != nil {
 			return fmt.Errorf("event %d: properties: %w", i, err)
 		}
-		ctxMap, err := flatMap(ev.Context)
-		if err != nil {
+		if ctxs[i], err = flatMap(ev.Context); err != nil {
 			return fmt.Errorf("event %d: context: %w", i, err)
 		}
-		if err := batch.Append(ev.TenantID, ev.TS.UTC(), ev.Event, ev.UserID, ev.SessionID, id, uint32(ev.EventVersion), props, ctxMap); err != nil {
-			return fmt.Errorf("event %d: %w", i, err)
+		tenants[i], tss[i], names[i], users[i], sessions[i], versions[i] = ev.TenantID, ev.TS.UTC(), ev.Event, ev.UserID, ev.SessionID, uint32(ev.EventVersion)
+	}
+	for i, col := range []any{tenants, tss, names, users, sessions, ids, versions, props, ctxs} {
+		if err := batch.Column(i).Append(col); err != nil {
+			return fmt.Errorf("column %d: %w", i, err)
 		}
 	}
 	if err := batch.Send(); err != nil {
