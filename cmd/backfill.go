@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"runtime/debug"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -168,8 +170,18 @@ func backfillValidate(opts *backfillOptions, cmd *cobra.Command) error {
 	return nil
 }
 
+// backfillGoMemoryLimit is the Go heap's soft limit during a backfill
+// (unless GOMEMLIMIT says otherwise): batches of events and their encoded
+// blocks are short-lived, and without it the heap doubles between
+// collections (868 MB peak RSS instead of 598 MB on a ClickHouse load, at
+// the same speed). DuckDB's memory is bounded by --memory-limit.
+const backfillGoMemoryLimit = 384 << 20
+
 // backfillRun opens the target, loads the sources and prints the summary.
 func backfillRun(ctx context.Context, opts *backfillOptions) error {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(backfillGoMemoryLimit)
+	}
 	target, batch, err := backfillTarget(ctx, opts)
 	if err != nil {
 		return err
