@@ -86,7 +86,8 @@ SELECT
     {{- if .Extras}}
     CASE WHEN p_in IS NOT NULL AND NOT json_valid(p_in) THEN 'not json'
         WHEN list_has_any(coalesce(json_keys(p_in), []), [{{range $i, $e := .Extras}}{{if $i}}, {{end}}CASE WHEN {{if $.CSV}}nullif({{$e.Col}}, ''){{else}}{{$e.Col}}{{end}} IS NOT NULL THEN {{$e.Key}} END{{end}}]) THEN 'extra column clashes with a key'
-        ELSE CAST(json_merge_patch(coalesce(p_in, '{}'), json_merge_patch('{}', json_object({{range $i, $e := .Extras}}{{if $i}}, {{end}}{{$e.Key}}, {{if $.CSV}}nullif({{$e.Col}}, ''){{else}}{{$e.Col}}{{end}}{{end}}))) AS VARCHAR) END AS n_props,
+        ELSE '{' || concat_ws(',', nullif(substr(p_in, 2, length(p_in) - 2), ''){{range $e := .Extras}},
+            CASE WHEN {{if $.CSV}}nullif({{$e.Col}}, ''){{else}}{{$e.Col}}{{end}} IS NOT NULL THEN CAST(to_json({{$e.Key}}) AS VARCHAR) || ':' || CAST(to_json({{if $.CSV}}nullif({{$e.Col}}, ''){{else}}{{$e.Col}}{{end}}) AS VARCHAR) END{{end}}) || '}' END AS n_props,
     {{- else}}
     p_in AS n_props,
     {{- end}}
