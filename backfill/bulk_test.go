@@ -102,6 +102,9 @@ func edgeRows() [][]string {
 		with(66, 7, `{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"a":8}`),
 		with(67, 7, `{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,"i":9,"j":10,"k":11,"e":12}`),
 		with(68, 7, `{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,"i":9,"j":10,"k":11,"l":12}`),
+		with(70, 2, "  spaced user "),
+		with(71, 4, " s 1"),
+		with(72, 7, `{"path":" /a "}`),
 		with(69, 8, `{"a":"x","b":"y","c":"z","d":"w","e":"v","f":"u","g":"t","h":"s","h":"r"}`),
 	}
 	// Copies: the same key again (stored once), the same id at another ts
