@@ -84,7 +84,12 @@ content (UUIDv5 of tenant_id, user_id, event, ts, session_id and
 properties), and the target skips events it holds already. After each
 durable batch a checkpoint per file (under --state; by default next to
 the embedded store) records the last row done, so an interrupted run
-(Ctrl-C, kill -9) resumes there when run again with the same arguments.
+(Ctrl-C, kill -9) resumes there when run again with the same arguments,
+and its rejects file lists the interrupted run's rejects too.
+
+Parquet and CSV files with an event_id column load into the embedded store
+in bulk: DuckDB checks and stores the rows that are certainly valid, and
+hands the others to the contract (docs/backfill.md).
 
 The target's schema must exist: run 'pulse schema apply' first. The
 embedded store must not be open in a running 'pulse ingest'.
