@@ -23,6 +23,9 @@ type bulkSource interface {
 	// fillGo appends the listed rows of a step to c, as the row-by-row
 	// lane reads them.
 	fillGo(c *chunk, step bulkStep, rows []int64) error
+	// rowPlan is how the rows fillGo returns map onto event fields, and
+	// whether ts comes from a typed timestamp column.
+	rowPlan() (*plan, bool)
 	// done releases a step (a spooled CSV slice).
 	done(step bulkStep)
 	fraction() float64
@@ -222,16 +225,13 @@ func (r *run) contractRows(ctx context.Context, st *store.Store, bs bulkSource, 
 		}
 		chunks = append(chunks, c)
 	}
-	r.decodeAll(chunks)
+	r.decodeAll(chunks, bs)
 	var events []ingest.Event
 	for _, c := range chunks {
-		for _, rej := range c.rejects {
-			rej.Source = name
-			if err := r.reject(rej); err != nil {
-				return 0, 0, rejected, err
-			}
-			rejected++
+		if err := r.writeRejects(c.rejects, name); err != nil {
+			return 0, 0, rejected, err
 		}
+		rejected += int64(len(c.rejects))
 		events = append(events, c.events...)
 	}
 	r.rejected.Add(rejected)
@@ -245,15 +245,16 @@ func (r *run) contractRows(ctx context.Context, st *store.Store, bs bulkSource, 
 	return int64(n), int64(len(events) - n), rejected, nil
 }
 
-// decodeAll decodes chunks on the run's workers.
-func (r *run) decodeAll(chunks []*chunk) {
+// decodeAll decodes chunks of bs's rows on the run's workers.
+func (r *run) decodeAll(chunks []*chunk, bs bulkSource) {
+	p, tsRendered := bs.rowPlan()
 	work := make(chan *chunk)
 	var wg sync.WaitGroup
 	for range min(r.cfg.Workers, len(chunks)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w := worker{run: r, b: newBuilder(r.cfg.Mapping), plan: r.bulkRowPlan, tsRendered: r.bulkTSRendered}
+			w := r.newWorker(p, tsRendered)
 			for c := range work {
 				w.decode(c)
 			}

@@ -7,10 +7,9 @@ import (
 
 // parquetSteps walks a Parquet file in steps of whole row-group slices.
 type parquetSteps struct {
-	pr    *parquetReader
-	rows  int64 // per step
-	done_ atomic.Int64
-	skips int64
+	pr       *parquetReader
+	rows     int64 // per step
+	doneRows atomic.Int64
 }
 
 func (r *run) openBulkParquet(ctx context.Context, path string) (bulkSource, bulkPlan, bool, error) {
@@ -23,7 +22,6 @@ func (r *run) openBulkParquet(ctx context.Context, path string) (bulkSource, bul
 		pr.Close()
 		return nil, plan, false, nil
 	}
-	r.bulkRowPlan, r.bulkTSRendered = &pr.plan, pr.tsRendered
 	return &parquetSteps{pr: pr, rows: stepRows(r.cfg.BulkRows, BulkParquetRows)}, plan, true, nil
 }
 
@@ -31,20 +29,10 @@ func (ps *parquetSteps) next(_ context.Context, skip int64) (bulkStep, bool, err
 	pr := ps.pr
 	// pr.ranges are contiguous 0-based slices of row groups; a step joins
 	// them up to ps.rows.
-	for len(pr.ranges) > 0 && pr.ranges[0][1] <= skip {
-		ps.skips += pr.ranges[0][1] - pr.ranges[0][0]
-		pr.ranges = pr.ranges[1:]
-	}
-	if len(pr.ranges) == 0 {
+	from, to, ok := pr.nextRange(skip)
+	if !ok {
 		return bulkStep{}, false, nil
 	}
-	from := pr.ranges[0][0]
-	if from < skip {
-		ps.skips += skip - from
-		from = skip
-	}
-	to := pr.ranges[0][1]
-	pr.ranges = pr.ranges[1:]
 	if to-from > ps.rows {
 		pr.ranges = append([][2]int64{{from + ps.rows, to}}, pr.ranges...)
 		to = from + ps.rows
@@ -64,16 +52,18 @@ func stepRows(configured int, def int64) int64 {
 	return def
 }
 
+func (ps *parquetSteps) rowPlan() (*plan, bool) { return &ps.pr.plan, ps.pr.tsRendered }
+
 func (ps *parquetSteps) fillGo(c *chunk, _ bulkStep, rows []int64) error {
 	return ps.pr.fillListed(c, rows)
 }
-func (ps *parquetSteps) done(step bulkStep) { ps.done_.Store(step.to - 1) }
-func (ps *parquetSteps) skipped() int64     { return ps.skips }
+func (ps *parquetSteps) done(step bulkStep) { ps.doneRows.Store(step.to - 1) }
+func (ps *parquetSteps) skipped() int64     { return ps.pr.skips }
 func (ps *parquetSteps) Close() error       { return ps.pr.Close() }
 
 func (ps *parquetSteps) fraction() float64 {
 	if ps.pr.total == 0 {
 		return 1
 	}
-	return float64(ps.done_.Load()) / float64(ps.pr.total)
+	return float64(ps.doneRows.Load()) / float64(ps.pr.total)
 }

@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 )
 
 // csvSteps spools a CSV source into slice files for the bulk lane: each
@@ -69,13 +68,10 @@ func (r *run) openBulkCSV(src Source, e *Embedded) (bulkSource, bulkPlan, bool, 
 		return nil, bulkPlan{}, false, nil // the row-by-row lane reports it
 	}
 	cs.line += int64(bytes.Count(rec, []byte{'\n'}))
-	for i, h := range header {
-		header[i] = strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))
-	}
-	p, err := r.cfg.Mapping.resolve(header)
+	p, err := r.cfg.Mapping.resolveHeader(header)
 	if err != nil {
 		in.Close()
-		return nil, bulkPlan{}, false, inputErrorf("%v", err)
+		return nil, bulkPlan{}, false, err
 	}
 	types := make([]string, len(header))
 	for i := range types {
@@ -86,8 +82,7 @@ func (r *run) openBulkCSV(src Source, e *Embedded) (bulkSource, bulkPlan, bool, 
 		in.Close()
 		return nil, bp, false, nil
 	}
-	cs.header, cs.plan = header, p
-	r.bulkRowPlan, r.bulkTSRendered = &cs.plan, false
+	cs.header, cs.plan = p.columns, p
 	return cs, bp, true, nil
 }
 
@@ -221,7 +216,8 @@ func (cs *csvSteps) fraction() float64 {
 	return float64(cs.in.consumed.Load()) / float64(cs.in.size)
 }
 
-func (cs *csvSteps) skipped() int64 { return cs.skips }
+func (cs *csvSteps) rowPlan() (*plan, bool) { return &cs.plan, false }
+func (cs *csvSteps) skipped() int64         { return cs.skips }
 
 func (cs *csvSteps) Close() error {
 	for path := range cs.spooled {

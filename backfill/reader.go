@@ -81,15 +81,25 @@ func newCSVReader(in *input, m Mapping) (*csvReader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read the CSV header: %w", err)
 	}
+	p, err := m.resolveHeader(header)
+	if err != nil {
+		return nil, err
+	}
+	return &csvReader{in: in, r: r, plan: p}, nil
+}
+
+// resolveHeader resolves the mapping against a CSV header, its names
+// trimmed of spaces and of a byte-order mark.
+func (m Mapping) resolveHeader(header []string) (plan, error) {
 	columns := make([]string, len(header))
 	for i, h := range header {
 		columns[i] = strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))
 	}
 	p, err := m.resolve(columns)
 	if err != nil {
-		return nil, inputErrorf("%v", err)
+		return p, inputErrorf("%v", err)
 	}
-	return &csvReader{in: in, r: r, plan: p}, nil
+	return p, nil
 }
 
 func (cr *csvReader) fill(c *chunk, max int, skip int64) error {
@@ -321,15 +331,7 @@ func (pr *parquetReader) fill(c *chunk, max int, skip int64) error {
 		}
 		pr.next++
 		pr.pos.Store(pr.next)
-		c.last = pr.next
-		c.jsonCells = true
-		for _, cell := range pr.cells {
-			c.data = append(c.data, cell...)
-			c.ends = append(c.ends, len(c.data))
-		}
-		c.cellEnds = append(c.cellEnds, len(c.ends))
-		c.nums = append(c.nums, pr.next)
-		c.lines = append(c.lines, 0)
+		pr.appendRow(c, pr.next)
 	}
 	return nil
 }
@@ -337,19 +339,10 @@ func (pr *parquetReader) fill(c *chunk, max int, skip int64) error {
 // query starts the next range, passing over the rows at or before skip
 // without reading them.
 func (pr *parquetReader) query(skip int64) error {
-	for len(pr.ranges) > 0 && pr.ranges[0][1] <= skip {
-		pr.skips += pr.ranges[0][1] - pr.ranges[0][0]
-		pr.ranges = pr.ranges[1:]
-	}
-	if len(pr.ranges) == 0 {
+	from, to, ok := pr.nextRange(skip)
+	if !ok {
 		pr.pos.Store(pr.total)
 		return io.EOF
-	}
-	from, to := pr.ranges[0][0], pr.ranges[0][1]
-	pr.ranges = pr.ranges[1:]
-	if from < skip {
-		pr.skips += skip - from
-		from = skip
 	}
 	rows, err := pr.db.QueryContext(pr.ctx, stmt("backfill/parquet_rows"), pr.path, from, to)
 	if err != nil {
@@ -357,6 +350,39 @@ func (pr *parquetReader) query(skip int64) error {
 	}
 	pr.rows, pr.next, pr.end = rows, from, to
 	return nil
+}
+
+// nextRange takes the next range still to read, 0-based [from, to),
+// passing over (and counting) the rows at or before skip; ok is false at
+// the end of the file.
+func (pr *parquetReader) nextRange(skip int64) (from, to int64, ok bool) {
+	for len(pr.ranges) > 0 && pr.ranges[0][1] <= skip {
+		pr.skips += pr.ranges[0][1] - pr.ranges[0][0]
+		pr.ranges = pr.ranges[1:]
+	}
+	if len(pr.ranges) == 0 {
+		return 0, 0, false
+	}
+	from, to = pr.ranges[0][0], pr.ranges[0][1]
+	pr.ranges = pr.ranges[1:]
+	if from < skip {
+		pr.skips += skip - from
+		from = skip
+	}
+	return from, to, true
+}
+
+// appendRow appends the row just scanned into pr.cells to c as row n.
+func (pr *parquetReader) appendRow(c *chunk, n int64) {
+	c.last = n
+	c.jsonCells = true
+	for _, cell := range pr.cells {
+		c.data = append(c.data, cell...)
+		c.ends = append(c.ends, len(c.data))
+	}
+	c.cellEnds = append(c.cellEnds, len(c.ends))
+	c.nums = append(c.nums, n)
+	c.lines = append(c.lines, 0)
 }
 
 // fillListed appends the listed rows (numbered from 1, ascending) to c.
@@ -375,15 +401,7 @@ func (pr *parquetReader) fillListed(c *chunk, rows []int64) error {
 		if err := res.Scan(pr.dest...); err != nil {
 			return fmt.Errorf("read %s: %w", pr.path, err)
 		}
-		c.jsonCells = true
-		for _, cell := range pr.cells {
-			c.data = append(c.data, cell...)
-			c.ends = append(c.ends, len(c.data))
-		}
-		c.cellEnds = append(c.cellEnds, len(c.ends))
-		c.nums = append(c.nums, rows[i])
-		c.lines = append(c.lines, 0)
-		c.last = rows[i]
+		pr.appendRow(c, rows[i])
 		i++
 	}
 	if err := res.Err(); err != nil {

@@ -205,10 +205,6 @@ type run struct {
 	// journals are all the run opened, removed when it succeeds.
 	journal  *rejectsJournal
 	journals []string
-
-	// The bulk lane's source, for the rows it hands to the contract.
-	bulkRowPlan    *plan
-	bulkTSRendered bool
 }
 
 // Run loads every source, in order, and returns what it did; the summary
@@ -398,7 +394,7 @@ func (r *run) file(ctx context.Context, src Source) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w := worker{run: r, b: newBuilder(r.cfg.Mapping), plan: p, tsRendered: tsRendered}
+			w := r.newWorker(p, tsRendered)
 			for c := range work {
 				w.decode(c)
 				close(c.done)
@@ -471,11 +467,8 @@ func (r *run) file(ctx context.Context, src Source) error {
 		if ctx.Err() != nil || isClosed(storeFailed) {
 			break
 		}
-		for _, rej := range c.rejects {
-			rej.Source = name
-			if err := r.reject(rej); err != nil {
-				return errors.Join(err, finish())
-			}
+		if err := r.writeRejects(c.rejects, name); err != nil {
+			return errors.Join(err, finish())
 		}
 		rejected := r.rejected.Add(int64(len(c.rejects)))
 		batch.rejected += int64(len(c.rejects))
@@ -543,6 +536,17 @@ func (r *run) storeBatch(ctx context.Context, b pendingBatch, cp *Checkpoint) er
 	}
 	r.loaded.Add(int64(n))
 	cp.Rows, cp.Loaded, cp.Rejected = b.last, cp.Loaded+int64(n), cp.Rejected+b.rejected
+	return nil
+}
+
+// writeRejects lists a chunk's rejects, in order, naming their source.
+func (r *run) writeRejects(rejects []Reject, name string) error {
+	for _, rej := range rejects {
+		rej.Source = name
+		if err := r.reject(rej); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -667,6 +671,10 @@ func (r *run) staleCheckpoint(ctx context.Context) bool {
 		r.storeEmpty = &empty
 	}
 	return *r.storeEmpty
+}
+
+func (r *run) newWorker(p *plan, tsRendered bool) worker {
+	return worker{run: r, b: newBuilder(r.cfg.Mapping), plan: p, tsRendered: tsRendered}
 }
 
 // worker turns a chunk's rows into events and rejects.

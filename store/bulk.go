@@ -25,10 +25,7 @@ func (s *Store) Bulk(ctx context.Context, insert BulkInsert) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	ingestedAt := time.Now().UTC().Truncate(time.Microsecond)
-	if !ingestedAt.After(w.lastIngestedAt) {
-		ingestedAt = w.lastIngestedAt.Add(time.Microsecond)
-	}
+	ingestedAt := w.nextIngestedAt()
 	tx, err := w.conn.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("begin bulk insert: %w", err)

@@ -310,10 +310,7 @@ func (w *writer) dropStored(ctx context.Context, keep []bool, minTS, maxTS time.
 }
 
 func (w *writer) appendAndCommit(ctx context.Context, events []ingest.Event, ids []uuid.UUID, keep []bool) (int, error) {
-	ingestedAt := time.Now().UTC().Truncate(time.Microsecond)
-	if !ingestedAt.After(w.lastIngestedAt) {
-		ingestedAt = w.lastIngestedAt.Add(time.Microsecond)
-	}
+	ingestedAt := w.nextIngestedAt()
 	inserted := 0
 	for i := range events {
 		if !keep[i] {
@@ -337,6 +334,16 @@ func (w *writer) appendAndCommit(ctx context.Context, events []ingest.Event, ids
 	}
 	w.lastIngestedAt = ingestedAt
 	return inserted, nil
+}
+
+// nextIngestedAt is the ingested_at of the next commit: now, or just after
+// the last one if the clock has not moved on (or stepped back).
+func (w *writer) nextIngestedAt() time.Time {
+	at := time.Now().UTC().Truncate(time.Microsecond)
+	if !at.After(w.lastIngestedAt) {
+		at = w.lastIngestedAt.Add(time.Microsecond)
+	}
+	return at
 }
 
 func orEmpty(raw []byte) []byte {
