@@ -275,37 +275,14 @@ func chNormalize(v any) any {
 		}
 		return chNormalize(rv.Elem().Interface())
 	}
+	if n, ok := widenNumber(v); ok {
+		return n
+	}
 	switch x := v.(type) {
 	case string:
 		return x
-	case int8:
-		return int64(x)
-	case int16:
-		return int64(x)
-	case int32:
-		return int64(x)
-	case int64:
-		return x
-	case uint8:
-		return int64(x)
-	case uint16:
-		return int64(x)
-	case uint32:
-		return int64(x)
-	case uint64:
-		if x > 1<<63-1 {
-			return new(big.Int).SetUint64(x)
-		}
-		return int64(x)
 	case big.Int:
-		if x.IsInt64() {
-			return x.Int64()
-		}
-		return &x
-	case float32:
-		return float64(x)
-	case float64:
-		return x
+		return widenBig(&x)
 	case bool:
 		return x
 	case time.Time:

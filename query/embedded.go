@@ -220,10 +220,53 @@ func columnType(dbType string) output.Type {
 	return output.Other
 }
 
+// widenNumber turns Go's sized integers and floats into output's int64
+// (or *big.Int beyond it) and float64; ok is false for anything else.
+// Both backends' drivers scan into these.
+func widenNumber(v any) (any, bool) {
+	switch x := v.(type) {
+	case int8:
+		return int64(x), true
+	case int16:
+		return int64(x), true
+	case int32:
+		return int64(x), true
+	case int64:
+		return x, true
+	case uint8:
+		return int64(x), true
+	case uint16:
+		return int64(x), true
+	case uint32:
+		return int64(x), true
+	case uint64:
+		if x > 1<<63-1 {
+			return new(big.Int).SetUint64(x), true
+		}
+		return int64(x), true
+	case float32:
+		return float64(x), true
+	case float64:
+		return x, true
+	}
+	return nil, false
+}
+
+// widenBig returns a big integer as int64 when it fits.
+func widenBig(x *big.Int) any {
+	if x.IsInt64() {
+		return x.Int64()
+	}
+	return x
+}
+
 // normalize turns what the driver scans into the few Go types output
 // knows: string, int64 (or *big.Int), float64, bool, time.Time, and for
 // nested values JSON-ready lists and string-keyed maps.
 func normalize(dbType string, v any) any {
+	if n, ok := widenNumber(v); ok {
+		return n
+	}
 	switch x := v.(type) {
 	case nil:
 		return nil
@@ -235,30 +278,8 @@ func normalize(dbType string, v any) any {
 			return string(x)
 		}
 		return `\x` + hex.EncodeToString(x)
-	case int8:
-		return int64(x)
-	case int16:
-		return int64(x)
-	case int32:
-		return int64(x)
-	case uint8:
-		return int64(x)
-	case uint16:
-		return int64(x)
-	case uint32:
-		return int64(x)
-	case uint64:
-		if x > 1<<63-1 {
-			return new(big.Int).SetUint64(x)
-		}
-		return int64(x)
 	case *big.Int:
-		if x.IsInt64() {
-			return x.Int64()
-		}
-		return x
-	case float32:
-		return float64(x)
+		return widenBig(x)
 	case duckdb.Decimal:
 		return x.Float64()
 	case time.Time:
