@@ -36,21 +36,9 @@ ADAPTER="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/chdb_http.py"
 readonly ADAPTER
 readonly DEFAULT_PORT=8123
 
-log() { echo "chdb.sh: $*" >&2; }
-die() { log "error: $*"; exit 1; }
-
-usage() {
-	sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}" >&2
-	exit 2
-}
-
-check_port() {
-	[[ "$1" =~ ^[0-9]+$ && "$1" -ge 1 && "$1" -le 65535 ]] || die "invalid port '$1' (want 1-65535)"
-}
-
-listening() {
-	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
+readonly NAME=chdb.sh
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # installed succeeds when the venv holds the pinned chdb-core. It reads the
 # package metadata instead of importing chdb, which takes a second.
@@ -92,14 +80,7 @@ run_dir() { echo "${PULSE_CHDB_RUN_DIR:-/tmp/pulse-chdb-$1}"; }
 
 # running_pid prints the pid of the adapter started for port $1, if it runs.
 running_pid() {
-	local dir pid
-	dir="$(run_dir "$1")"
-	[[ -f "$dir/chdb_http.pid" ]] || return 1
-	pid="$(<"$dir/chdb_http.pid")"
-	[[ "$pid" =~ ^[0-9]+$ ]] || return 1
-	# The pid must still be our adapter, not a recycled one.
-	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "chdb_http.py --host 127.0.0.1 --port $1 " || return 1
-	echo "$pid"
+	pid_from "$(run_dir "$1")/chdb_http.pid" "chdb_http.py --host 127.0.0.1 --port $1 "
 }
 
 cmd_start() {
@@ -151,16 +132,7 @@ cmd_stop() {
 		rm -f "$dir/chdb_http.pid"
 		return
 	fi
-	kill -TERM "$pid"
-	local i
-	for ((i = 0; i < 100; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "$pid" 2>/dev/null; then
-		log "the adapter (pid $pid) did not stop within 10s; killing it"
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
+	stop_pid "the adapter" "$pid" 10
 	rm -rf "$dir/chdb_http.pid" "$dir/data"
 	log "adapter on port $port stopped (log kept in $dir/chdb_http.log)"
 }

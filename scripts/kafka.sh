@@ -36,13 +36,9 @@ POM="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/kafka/pom.xml"
 readonly POM
 readonly DEFAULT_PORT=9092
 
-log() { echo "kafka.sh: $*" >&2; }
-die() { log "error: $*"; exit 1; }
-
-usage() {
-	sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}" >&2
-	exit 2
-}
+readonly NAME=kafka.sh
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 java_bin() {
 	if [[ -n "${JAVA_HOME:-}" ]]; then echo "$JAVA_HOME/bin/java"; else echo java; fi
@@ -56,15 +52,6 @@ check_java() {
 	version="$("$java" -version 2>&1 | sed -n 's/.*version "\([^"]*\)".*/\1/p' | head -n1)"
 	major="${version%%.*}"
 	[[ "$major" =~ ^[0-9]+$ && "$major" -ge 17 ]] || die "Kafka $KAFKA_VERSION needs Java 17 or newer, $java is ${version:-unknown} (set JAVA_HOME)"
-}
-
-check_port() {
-	[[ "$1" =~ ^[0-9]+$ && "$1" -ge 1 && "$1" -le 65534 ]] || die "invalid port '$1' (want 1-65534)"
-}
-
-# listening succeeds when something accepts TCP connections on 127.0.0.1:$1.
-listening() {
-	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
 cmd_install() {
@@ -95,14 +82,9 @@ run_dir() { echo "${PULSE_KAFKA_RUN_DIR:-/tmp/pulse-kafka-$1}"; }
 
 # running_pid prints the pid of the broker started for port $1, if it runs.
 running_pid() {
-	local dir pid
+	local dir
 	dir="$(run_dir "$1")"
-	[[ -f "$dir/kafka.pid" ]] || return 1
-	pid="$(<"$dir/kafka.pid")"
-	[[ "$pid" =~ ^[0-9]+$ ]] || return 1
-	# The pid must still be our broker, not a recycled one.
-	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "kafka.Kafka $dir/server.properties" || return 1
-	echo "$pid"
+	pid_from "$dir/kafka.pid" "kafka.Kafka $dir/server.properties"
 }
 
 write_config() {
@@ -159,9 +141,9 @@ random_cluster_id() {
 
 cmd_start() {
 	local port="${1:-$DEFAULT_PORT}"
-	check_port "$port"
+	check_port "$port" 65534
 	local cport="${PULSE_KAFKA_CONTROLLER_PORT:-$((port + 1))}"
-	check_port "$cport"
+	check_port "$cport" 65534
 	local dir pid
 	dir="$(run_dir "$port")"
 	if pid="$(running_pid "$port")"; then
@@ -224,7 +206,7 @@ launch() {
 
 cmd_stop() {
 	local port="${1:-$DEFAULT_PORT}"
-	check_port "$port"
+	check_port "$port" 65534
 	local pid dir
 	dir="$(run_dir "$port")"
 	if ! pid="$(running_pid "$port")"; then
@@ -232,29 +214,20 @@ cmd_stop() {
 		rm -f "$dir/kafka.pid"
 		return
 	fi
-	kill -TERM "$pid"
-	local i
-	for ((i = 0; i < 150; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.2
-	done
-	if kill -0 "$pid" 2>/dev/null; then
-		log "kafka (pid $pid) did not stop within 30s; killing it"
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
+	stop_pid kafka "$pid" 30
 	rm -f "$dir/kafka.pid"
 	log "kafka on port $port stopped (logs kept in $dir/logs)"
 }
 
 cmd_restart() {
 	local port="${1:-$DEFAULT_PORT}"
-	check_port "$port"
+	check_port "$port" 65534
 	local dir cport
 	dir="$(run_dir "$port")"
 	[[ -f "$dir/server.properties" && -f "$dir/data/meta.properties" ]] ||
 		die "no formatted broker storage in $dir to restart (start one with: scripts/kafka.sh start $port)"
 	cport="$(sed -n 's/^controller\.quorum\.bootstrap\.servers=127\.0\.0\.1://p' "$dir/server.properties")"
-	check_port "$cport"
+	check_port "$cport" 65534
 	cmd_stop "$port"
 	check_java
 	for p in "$port" "$cport"; do
@@ -270,7 +243,7 @@ cmd_restart() {
 
 cmd_status() {
 	local port="${1:-$DEFAULT_PORT}"
-	check_port "$port"
+	check_port "$port" 65534
 	local pid
 	if pid="$(running_pid "$port")" && listening "$port"; then
 		echo "kafka $KAFKA_VERSION running on 127.0.0.1:$port (pid $pid, run dir $(run_dir "$port"))"
