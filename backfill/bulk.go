@@ -6,12 +6,16 @@ import (
 	dbsql "database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"github.com/pulse-analytics/pulse/chstore"
 	"github.com/pulse-analytics/pulse/ingest"
 	sqlfiles "github.com/pulse-analytics/pulse/sql"
 	"github.com/pulse-analytics/pulse/store"
@@ -53,6 +57,9 @@ type bulkPlan struct {
 	Parquet    bool
 	CSV        bool
 	CSVColumns string
+	// ClickHouse: the rows go to ClickHouse's events_bulk ("spool"), not
+	// to the embedded store ("insert").
+	ClickHouse bool
 	Extras     []bulkExtra
 	// Stage is the table a CSV step is staged in ("" reads the source).
 	Stage  string
@@ -132,6 +139,20 @@ func columnKind(field, typ string) string {
 	return "other"
 }
 
+// bulkObject is a properties-like text as bulk.sql's "flat" check reads
+// it: Expr names it; AsParsed asks for numbers that read back as written
+// once parsed (ClickHouse renders them from their value).
+type bulkObject struct {
+	Expr     string
+	AsParsed bool
+}
+
+// Object is called by the template.
+func (p bulkPlan) Object(expr string) bulkObject { return bulkObject{Expr: expr, AsParsed: p.ClickHouse} }
+
+// Named is called by the template.
+func (o bulkObject) Named(expr string) bulkObject { o.Expr = expr; return o }
+
 func (p bulkPlan) statement(name string) (string, error) {
 	var b bytes.Buffer
 	if err := bulkTemplate.ExecuteTemplate(&b, name, p); err != nil {
@@ -151,41 +172,53 @@ type bulkStep struct {
 }
 
 // bulkCheck is what DuckDB found in a step: the rows for the contract, in
-// order, and the ts bounds of the others.
+// order, and the ts bounds of the others; for ClickHouse, the file the
+// others were spooled to.
 type bulkCheck struct {
 	goRows       []int64
 	minTS, maxTS time.Time
+	spool        string
 }
 
 // fast is how many rows of the step the bulk insert takes.
 func (c bulkCheck) fast(step bulkStep) int64 { return step.to - step.from - int64(len(c.goRows)) }
 
-// bulkLoader runs bulk steps for one source against the embedded store.
+// bulkLoader runs bulk steps for one source: DuckDB (db) reads and checks
+// the source, and the rows it passes go to the embedded store (st) in one
+// INSERT ... SELECT, or to ClickHouse (ch) as a Parquet file spooled in
+// spoolDir.
 type bulkLoader struct {
-	st     *store.Store
-	skew   time.Duration
-	now    func() time.Time
-	staged bool
+	db       *dbsql.DB
+	st       *store.Store
+	ch       *chstore.BulkInserter
+	spoolDir string
+	skew     time.Duration
+	now      func() time.Time
+	staged   bool
 	// stmts are the statements per stage slot.
 	stmts [2]map[string]string
 }
 
-func newBulkLoader(ctx context.Context, st *store.Store, plan bulkPlan, c *ingest.Contract) (*bulkLoader, error) {
-	l := &bulkLoader{st: st, skew: c.MaxFutureSkew, now: c.Now, staged: plan.CSV}
+func newBulkLoader(ctx context.Context, db *dbsql.DB, plan bulkPlan, c *ingest.Contract) (*bulkLoader, error) {
+	l := &bulkLoader{db: db, skew: c.MaxFutureSkew, now: c.Now, staged: plan.CSV}
 	if l.staged {
-		if _, err := st.DB.ExecContext(ctx, stmt("backfill/attach_stage")); err != nil {
+		if _, err := db.ExecContext(ctx, stmt("backfill/attach_stage")); err != nil {
 			return nil, fmt.Errorf("attach the stage database: %w", err)
 		}
+	}
+	names := []string{"go_rows", "copies", "all_copies", "insert"}
+	if plan.ClickHouse {
+		names[len(names)-1] = "spool"
+	}
+	if l.staged {
+		names = append(names, "stage", "drop_stage")
 	}
 	for slot := range l.stmts {
 		l.stmts[slot] = map[string]string{}
 		if l.staged {
 			plan.Stage = fmt.Sprintf("pulse_bulk.step_%d", slot)
 		}
-		for _, name := range []string{"stage", "drop_stage", "go_rows", "copies", "all_copies", "insert"} {
-			if (name == "stage" || name == "drop_stage") && !l.staged {
-				continue
-			}
+		for _, name := range names {
 			s, err := plan.statement(name)
 			if err != nil {
 				return nil, err
@@ -196,18 +229,28 @@ func newBulkLoader(ctx context.Context, st *store.Store, plan bulkPlan, c *inges
 	return l, nil
 }
 
-// release drops a step's stage table.
+// release drops a step's stage table and spooled file.
 func (l *bulkLoader) release(ctx context.Context, step bulkStep) error {
+	if l.ch != nil {
+		if err := os.Remove(l.spoolPath(step)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
 	if !l.staged {
 		return nil
 	}
-	_, err := l.st.DB.ExecContext(context.WithoutCancel(ctx), l.stmts[step.slot]["drop_stage"])
+	_, err := l.db.ExecContext(context.WithoutCancel(ctx), l.stmts[step.slot]["drop_stage"])
 	return err
 }
 
+func (l *bulkLoader) spoolPath(step bulkStep) string {
+	return filepath.Join(l.spoolDir, fmt.Sprintf("step-%d.parquet", step.slot))
+}
+
 // check finds the rows of a step that need the contract, with two
-// queries side by side. It reads and writes nothing of the store, so it
-// also runs beside the previous step's insert.
+// queries side by side, and for ClickHouse spools the others. It reads and
+// writes nothing of the target, so it also runs beside the previous
+// step's insert.
 func (l *bulkLoader) check(ctx context.Context, step bulkStep) (bulkCheck, error) {
 	var c bulkCheck
 	// ts later than now plus the allowed skew is the contract's to refuse;
@@ -215,7 +258,7 @@ func (l *bulkLoader) check(ctx context.Context, step bulkStep) (bulkCheck, error
 	maxTS := l.now().Add(l.skew).UnixMilli() - 1
 	stmts := l.stmts[step.slot]
 	if l.staged {
-		if _, err := l.st.DB.ExecContext(ctx, stmts["stage"], step.path, step.from, step.to); err != nil {
+		if _, err := l.db.ExecContext(ctx, stmts["stage"], step.path, step.from, step.to); err != nil {
 			return c, err
 		}
 	}
@@ -234,11 +277,19 @@ func (l *bulkLoader) check(ctx context.Context, step bulkStep) (bulkCheck, error
 	c.goRows = append(invalid, copies...)
 	slices.Sort(c.goRows)
 	c.goRows = slices.Compact(c.goRows)
+	if l.ch != nil && c.fast(step) > 0 {
+		// Spooling here, not in insert, keeps ClickHouse busy: the
+		// engine stores step n while DuckDB checks and spools step n+1.
+		c.spool = l.spoolPath(step)
+		if _, err := l.db.ExecContext(ctx, stmts["spool"], step.path, step.from, step.to, rowListLiteral(c.goRows), c.spool); err != nil {
+			return c, err
+		}
+	}
 	return c, nil
 }
 
 func (l *bulkLoader) rowNumbers(ctx context.Context, query string, args ...any) ([]int64, error) {
-	rows, err := l.st.DB.QueryContext(ctx, query, args...)
+	rows, err := l.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -257,7 +308,7 @@ func (l *bulkLoader) rowNumbers(ctx context.Context, query string, args ...any) 
 // copies returns the rows that share a key with another row of the step,
 // and sets the step's ts bounds in c.
 func (l *bulkLoader) copies(ctx context.Context, step bulkStep, c *bulkCheck) ([]int64, error) {
-	rows, err := l.st.DB.QueryContext(ctx, l.stmts[step.slot]["copies"], step.path, step.from, step.to)
+	rows, err := l.db.QueryContext(ctx, l.stmts[step.slot]["copies"], step.path, step.from, step.to)
 	if err != nil {
 		return nil, err
 	}
@@ -291,10 +342,14 @@ func (l *bulkLoader) copies(ctx context.Context, step bulkStep, c *bulkCheck) ([
 }
 
 // insert stores the step's rows that the check passed and returns how
-// many were new.
+// many were new (for ClickHouse, how many were sent: its events table
+// drops copies when it merges).
 func (l *bulkLoader) insert(ctx context.Context, step bulkStep, c bulkCheck) (int64, error) {
 	if c.fast(step) == 0 {
 		return 0, nil
+	}
+	if l.ch != nil {
+		return c.fast(step), l.send(ctx, c.spool)
 	}
 	list := rowListLiteral(c.goRows)
 	return l.st.Bulk(ctx, func(ctx context.Context, tx *dbsql.Tx, ingestedAt time.Time) (int64, error) {
@@ -304,6 +359,20 @@ func (l *bulkLoader) insert(ctx context.Context, step bulkStep, c bulkCheck) (in
 		}
 		return r.RowsAffected()
 	})
+}
+
+// send posts a spooled step to ClickHouse.
+func (l *bulkLoader) send(ctx context.Context, spool string) error {
+	f, err := os.Open(spool)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	return l.ch.InsertParquet(ctx, f, info.Size())
 }
 
 // rowListLiteral writes row numbers as a DuckDB list literal, bound as a

@@ -2,12 +2,18 @@ package backfill
 
 import (
 	"context"
+	dbsql "database/sql"
 	"errors"
 	"fmt"
 	"math"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
 	"sync"
 	"time"
 
+	"github.com/pulse-analytics/pulse/chstore"
 	"github.com/pulse-analytics/pulse/ingest"
 	"github.com/pulse-analytics/pulse/store"
 )
@@ -36,18 +42,47 @@ type bulkSource interface {
 // bulkFile loads one source through the bulk lane; it reports false, and
 // reads nothing, when the lane cannot take the source.
 func (r *run) bulkFile(ctx context.Context, src Source, key sourceKey, cp *Checkpoint, resumable bool) (bool, error) {
-	e, ok := r.cfg.Target.(*Embedded)
-	if !ok || r.cfg.RowByRow || src.Path == Stdin {
+	if r.cfg.RowByRow || src.Path == Stdin {
 		return false, nil
+	}
+	var db *dbsql.DB
+	var st *store.Store
+	var ch *chstore.BulkInserter
+	spoolDir := ""
+	switch t := r.cfg.Target.(type) {
+	case *Embedded:
+		db, st, spoolDir = t.st.DB, t.st, filepath.Dir(t.path)
+	case *ClickHouse:
+		if t.bulk == nil {
+			return false, nil
+		}
+		ch = t.bulk
+	default:
+		return false, nil
+	}
+	if ch != nil {
+		// ClickHouse: a private DuckDB checks the file, and steps are
+		// spooled in a directory of this run's own.
+		dir, err := os.MkdirTemp("", "pulse-backfill-*")
+		if err != nil {
+			return false, fmt.Errorf("create a spool directory for the bulk lane: %w", err)
+		}
+		defer os.RemoveAll(dir)
+		if db, err = openCheckDB(dir); err != nil {
+			return false, err
+		}
+		defer db.Close()
+		spoolDir = dir
 	}
 	var bs bulkSource
 	var plan bulkPlan
+	var ok bool
 	var err error
 	switch src.Format {
 	case FormatParquet:
 		bs, plan, ok, err = r.openBulkParquet(ctx, src.Path)
 	case FormatCSV:
-		bs, plan, ok, err = r.openBulkCSV(src, e)
+		bs, plan, ok, err = r.openBulkCSV(src, spoolDir, st != nil)
 	default:
 		return false, nil
 	}
@@ -56,21 +91,25 @@ func (r *run) bulkFile(ctx context.Context, src Source, key sourceKey, cp *Check
 	}
 	defer bs.Close()
 	defer func() { r.summary.Resumed += bs.skipped() }()
-	l, err := newBulkLoader(ctx, e.st, plan, r.contract)
+	plan.ClickHouse = ch != nil
+	l, err := newBulkLoader(ctx, db, plan, r.contract)
 	if err != nil {
 		return true, err
 	}
-	// The rollups catch up once per file, in their own transaction: they
-	// follow the events' ingested_at watermark, so a crash before this
-	// leaves them to the next refresh (the next load, or the gateway's
-	// start), not wrong.
-	defer func() {
-		start := time.Now()
-		if err := e.st.RefreshRollups(context.WithoutCancel(ctx)); err != nil {
-			r.logger.Warn("refresh the rollups after a bulk load", "source", src.Path, "err", err)
-		}
-		r.logger.Debug("rollups refreshed", "source", src.Path, "took", time.Since(start))
-	}()
+	l.st, l.ch, l.spoolDir = st, ch, spoolDir
+	if st != nil {
+		// The rollups catch up once per file, in their own transaction:
+		// they follow the events' ingested_at watermark, so a crash before
+		// this leaves them to the next refresh (the next load, or the
+		// gateway's start), not wrong. ClickHouse's views keep its rollups.
+		defer func() {
+			start := time.Now()
+			if err := st.RefreshRollups(context.WithoutCancel(ctx)); err != nil {
+				r.logger.Warn("refresh the rollups after a bulk load", "source", src.Path, "err", err)
+			}
+			r.logger.Debug("rollups refreshed", "source", src.Path, "took", time.Since(start))
+		}()
+	}
 	r.fraction.Store(math.Float64bits(0))
 	name := src.Path
 	startRows := cp.Rows
@@ -174,6 +213,25 @@ func (r *run) bulkFile(ctx context.Context, src Source, key sourceKey, cp *Check
 	return true, nil
 }
 
+// checkMemoryLimit caps the private DuckDB that checks files for
+// ClickHouse; what does not fit (a CSV step's stage) spills to the run's
+// spool directory.
+const checkMemoryLimit = "256MB"
+
+// openCheckDB opens the private, in-memory DuckDB of a ClickHouse bulk
+// load.
+func openCheckDB(spoolDir string) (*dbsql.DB, error) {
+	params := url.Values{}
+	params.Set("memory_limit", checkMemoryLimit)
+	params.Set("threads", fmt.Sprint(runtime.NumCPU()))
+	params.Set("temp_directory", spoolDir)
+	db, err := dbsql.Open("duckdb", "?"+params.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open DuckDB to check files: %w", err)
+	}
+	return db, nil
+}
+
 // bulkFallback hands a source back to the row-by-row lane.
 type bulkFallback struct{ err error }
 
@@ -216,6 +274,8 @@ func (r *run) bulkStep(ctx context.Context, l *bulkLoader, bs bulkSource, step b
 // contractRows passes the listed rows through the event contract, as the
 // row-by-row lane does, and stores the events: it returns how many were
 // stored, how many were already stored, and how many were rejected.
+// st, when set, stores them without refreshing the rollups (the bulk lane
+// refreshes once per file); otherwise the run's target does.
 func (r *run) contractRows(ctx context.Context, st *store.Store, bs bulkSource, step bulkStep, rows []int64, name string) (stored, dups, rejected int64, err error) {
 	var chunks []*chunk
 	for start := 0; start < len(rows); start += chunkRows {
@@ -238,9 +298,18 @@ func (r *run) contractRows(ctx context.Context, st *store.Store, bs bulkSource, 
 	if len(events) == 0 {
 		return 0, 0, rejected, nil
 	}
-	n, err := st.InsertEvents(context.WithoutCancel(ctx), events)
+	var n int
+	if st != nil {
+		n, err = st.InsertEvents(context.WithoutCancel(ctx), events)
+	} else {
+		n, err = r.cfg.Target.Store(context.WithoutCancel(ctx), events)
+	}
 	if err != nil {
 		return 0, 0, rejected, fmt.Errorf("store rows %d to %d: %w", rows[0], rows[len(rows)-1], err)
+	}
+	if n < 0 { // the target cannot tell (ClickHouse)
+		r.summary.DuplicatesKnown = false
+		return int64(len(events)), 0, rejected, nil
 	}
 	return int64(n), int64(len(events) - n), rejected, nil
 }

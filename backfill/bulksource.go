@@ -9,6 +9,7 @@ import (
 type parquetSteps struct {
 	pr       *parquetReader
 	rows     int64 // per step
+	steps    int   // steps taken
 	doneRows atomic.Int64
 }
 
@@ -33,15 +34,30 @@ func (ps *parquetSteps) next(_ context.Context, skip int64) (bulkStep, bool, err
 	if !ok {
 		return bulkStep{}, false, nil
 	}
-	if to-from > ps.rows {
-		pr.ranges = append([][2]int64{{from + ps.rows, to}}, pr.ranges...)
-		to = from + ps.rows
+	rows := stepSize(ps.rows, ps.steps)
+	ps.steps++
+	if to-from > rows {
+		pr.ranges = append([][2]int64{{from + rows, to}}, pr.ranges...)
+		to = from + rows
 	}
-	for len(pr.ranges) > 0 && pr.ranges[0][1]-from <= ps.rows {
+	for len(pr.ranges) > 0 && pr.ranges[0][1]-from <= rows {
 		to = pr.ranges[0][1]
 		pr.ranges = pr.ranges[1:]
 	}
 	return bulkStep{path: pr.path, from: from + 1, to: to + 1}, true, nil
+}
+
+// stepSize is the size of step n (from 0) of a run: the first three are
+// an eighth, a quarter and a half of the others, so that the pipeline (the
+// target stores step n while DuckDB checks step n+1) fills quickly. The
+// first check is the only one nothing overlaps, and storing a row costs
+// the target at least twice what checking it costs DuckDB, so each step
+// may be twice the one before and still be checked in time.
+func stepSize(rows int64, n int) int64 {
+	if n < 3 {
+		return max(rows>>(3-n), 1)
+	}
+	return rows
 }
 
 // stepRows is the configured rows per step, or the default.

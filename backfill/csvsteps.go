@@ -17,7 +17,8 @@ import (
 // slice holds up to BulkCSVRows records, each prefixed with its row and
 // line numbers in the source, so that DuckDB reads the slice in parallel
 // and still names every row as the row-by-row lane would. Slices are
-// written beside the store (same disk, not memory) and removed when done.
+// written beside the store (same disk, not memory), or in the run's spool
+// directory for ClickHouse, and removed when done.
 type csvSteps struct {
 	in     *input
 	dir    string
@@ -28,6 +29,7 @@ type csvSteps struct {
 	line   int64 // lines read
 	skips  int64
 	rows   int64 // per step
+	steps  int   // steps taken
 	// spooled are the slices written and not yet done with.
 	spooled map[string]bool
 	out     []byte
@@ -39,10 +41,10 @@ var crlf = []byte("\r\n")
 // both read * as the varying part).
 const slicePattern = ".pulse-backfill-slice-*.csv"
 
-func (r *run) openBulkCSV(src Source, e *Embedded) (bulkSource, bulkPlan, bool, error) {
-	// Slices a killed run left: this process holds the store, so no other
-	// backfill is spooling beside it.
-	if stale, _ := filepath.Glob(filepath.Join(filepath.Dir(e.path), slicePattern)); len(stale) > 0 {
+func (r *run) openBulkCSV(src Source, dir string, besideStore bool) (bulkSource, bulkPlan, bool, error) {
+	// Slices a killed run left beside the store: this process holds the
+	// store, so no other backfill is spooling there.
+	if stale, _ := filepath.Glob(filepath.Join(dir, slicePattern)); besideStore && len(stale) > 0 {
 		for _, path := range stale {
 			os.Remove(path)
 		}
@@ -52,7 +54,7 @@ func (r *run) openBulkCSV(src Source, e *Embedded) (bulkSource, bulkPlan, bool, 
 	if err != nil {
 		return nil, bulkPlan{}, false, err
 	}
-	cs := &csvSteps{in: in, dir: filepath.Dir(e.path), spooled: map[string]bool{}, rows: stepRows(r.cfg.BulkRows, BulkCSVRows)}
+	cs := &csvSteps{in: in, dir: dir, spooled: map[string]bool{}, rows: stepRows(r.cfg.BulkRows, BulkCSVRows)}
 	rec, err := cs.record()
 	if errors.Is(err, io.EOF) {
 		in.Close()
@@ -121,8 +123,10 @@ func (cs *csvSteps) next(_ context.Context, skip int64) (bulkStep, bool, error) 
 	cw.Write(append([]string{"__pulse_row", "__pulse_line"}, cs.header...))
 	cw.Flush()
 	step := bulkStep{path: f.Name()}
+	rows := stepSize(cs.rows, cs.steps)
+	cs.steps++
 	var readErr error
-	for step.to-step.from < cs.rows {
+	for step.to-step.from < rows {
 		rec, err := cs.record()
 		if err != nil {
 			if !errors.Is(err, io.EOF) {

@@ -148,6 +148,9 @@ type ClickHouse struct {
 	conn   driver.Conn
 	params chstore.Params
 	dsn    string
+	// bulk takes the bulk lane's Parquet steps; nil for a native-protocol
+	// DSN, which loads row by row.
+	bulk *chstore.BulkInserter
 }
 
 // OpenClickHouse connects and checks that the schema is fully applied.
@@ -169,7 +172,12 @@ func OpenClickHouse(ctx context.Context, dsn string, p chstore.Params) (*ClickHo
 		}
 		return nil, &SchemaError{fmt.Errorf("ClickHouse database %s lacks migrations %s: run 'pulse schema apply --clickhouse DSN --database %s' first", p.Database, strings.Join(ids, ", "), p.Database)}
 	}
-	return &ClickHouse{conn: conn, params: p, dsn: dsn}, nil
+	bulk, _, err := chstore.NewBulkInserter(dsn, p)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return &ClickHouse{conn: conn, params: p, dsn: dsn, bulk: bulk}, nil
 }
 
 func (c *ClickHouse) Store(ctx context.Context, events []ingest.Event) (int, error) {
@@ -185,7 +193,12 @@ func (c *ClickHouse) ID() string {
 }
 
 func (c *ClickHouse) DefaultStateDir() (string, error) { return userStateDir() }
-func (c *ClickHouse) Close() error                     { return c.conn.Close() }
+func (c *ClickHouse) Close() error {
+	if c.bulk != nil {
+		c.bulk.Close()
+	}
+	return c.conn.Close()
+}
 
 // Kafka replays events through the topic the gateway produces to, acks=all;
 // ClickHouse consumes them from there. Kafka keeps every copy: duplicates

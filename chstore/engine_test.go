@@ -99,6 +99,8 @@ func TestEngineRunsEveryPrintedStatement(t *testing.T) {
 		"daily_event_counts SummingMergeTree",
 		"daily_event_counts_mv MaterializedView",
 		"events ReplacingMergeTree",
+		"events_bulk Null",
+		"events_bulk_mv MaterializedView",
 		"events_dead_letters MergeTree",
 		"events_queue Kafka",
 		"events_queue_mv MaterializedView",

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/column"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/google/uuid"
 	"github.com/valyala/fastjson"
@@ -39,7 +40,7 @@ func InsertEvents(ctx context.Context, conn driver.Conn, p Params, events []inge
 	n := len(events)
 	tenants, names, users, sessions := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	tss, ids, versions := make([]time.Time, n), make([]uuid.UUID, n), make([]uint32, n)
-	props, ctxs := make([]map[string]string, n), make([]map[string]string, n)
+	props, ctxs := make([]*pairs, n), make([]*pairs, n)
 	for i := range events {
 		ev := &events[i]
 		if ids[i], err = uuid.Parse(ev.EventID); err != nil {
@@ -66,10 +67,10 @@ func InsertEvents(ctx context.Context, conn driver.Conn, p Params, events []inge
 
 // flatMap turns a flat JSON object into the events table's map the way the
 // Kafka path's JSONEachRow reads it (input_format_json_read_numbers_as_strings
-// and _bools_as_strings): strings unquoted, numbers and booleans as written,
-// null as "".
-func flatMap(raw json.RawMessage) (map[string]string, error) {
-	out := map[string]string{}
+// and _bools_as_strings): keys in the object's order, strings unquoted,
+// numbers and booleans as written, null as "".
+func flatMap(raw json.RawMessage) (*pairs, error) {
+	out := &pairs{}
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return out, nil
 	}
@@ -83,27 +84,45 @@ func flatMap(raw json.RawMessage) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	out.kv = make([]string, 0, 2*obj.Len())
 	obj.Visit(func(key []byte, v *fastjson.Value) {
 		if err != nil {
 			return
 		}
-		k := string(key)
+		var value string
 		switch v.Type() {
 		case fastjson.TypeString:
-			out[k] = string(v.GetStringBytes())
+			value = string(v.GetStringBytes())
 		case fastjson.TypeNull:
-			out[k] = ""
 		case fastjson.TypeObject, fastjson.TypeArray:
-			err = fmt.Errorf("%s: nested values are not allowed (the contract keeps properties flat)", k)
+			err = fmt.Errorf("%s: nested values are not allowed (the contract keeps properties flat)", key)
 		default: // numbers and booleans as written
-			out[k] = string(v.MarshalTo(nil))
+			value = string(v.MarshalTo(nil))
 		}
+		out.kv = append(out.kv, string(key), value)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
 }
+
+// pairs is a map column value that keeps its keys in order (a Go map
+// would hand them to ClickHouse in random order, and maps that differ
+// only in order compare unequal there). It is clickhouse-go's
+// column.IterableOrderedMap.
+type pairs struct {
+	kv   []string // key, value, key, value, ...
+	next int
+}
+
+func (p *pairs) Put(key, value any) { p.kv = append(p.kv, key.(string), value.(string)) }
+
+func (p *pairs) Iterator() column.MapIterator { return &pairs{kv: p.kv, next: -2} }
+
+func (p *pairs) Next() bool { p.next += 2; return p.next < len(p.kv) }
+func (p *pairs) Key() any   { return p.kv[p.next] }
+func (p *pairs) Value() any { return p.kv[p.next+1] }
 
 // parsers reuses fastjson parsers: every inserted event has two objects.
 var parsers fastjson.ParserPool

@@ -105,12 +105,24 @@ or NULL. The pattern is a subset of JSON: one compact object of at most
 30,000 bytes whose keys have 1 to 128 characters, start with a visible
 ASCII character other than '"', ':' or '\' and hold no escapes or control
 characters; whose values are strings (no escaped lone surrogates),
-numbers of at most 15 digits on each side of the point (no exponent),
-true or false (null goes to the contract). json_keys runs only on text the
-pattern accepted (CASE): it fails on anything else. */}}
-{{define "keys"}}CASE WHEN strlen({{.}}) <= 30000
-    AND regexp_full_match({{.}}, '\{("[!#-9;-\[\]-~][^"\\\x00-\x1f]{0,127}":("([^"\\\x00-\x1f]|\\["\\/bfnrt]|\\u([0-9a-cA-CefEF][0-9a-fA-F]{3}|[dD][0-7][0-9a-fA-F]{2}))*"|-?(0|[1-9][0-9]{0,14})(\.[0-9]{1,15})?|true|false),)*("[!#-9;-\[\]-~][^"\\\x00-\x1f]{0,127}":("([^"\\\x00-\x1f]|\\["\\/bfnrt]|\\u([0-9a-cA-CefEF][0-9a-fA-F]{3}|[dD][0-7][0-9a-fA-F]{2}))*"|-?(0|[1-9][0-9]{0,14})(\.[0-9]{1,15})?|true|false))?\}')
-    THEN json_keys({{.}}) END
+numbers (see "number"), true or false (null goes to the contract).
+json_keys runs only on text the pattern accepted (CASE): it fails on
+anything else. The argument is a bulkObject: .Expr the text. */}}
+{{define "keys"}}CASE WHEN strlen({{.Expr}}) <= 30000
+    AND regexp_full_match({{.Expr}}, '\{("[!#-9;-\[\]-~][^"\\\x00-\x1f]{0,127}":("([^"\\\x00-\x1f]|\\["\\/bfnrt]|\\u([0-9a-cA-CefEF][0-9a-fA-F]{3}|[dD][0-7][0-9a-fA-F]{2}))*"|{{template "number" .}}|true|false),)*("[!#-9;-\[\]-~][^"\\\x00-\x1f]{0,127}":("([^"\\\x00-\x1f]|\\["\\/bfnrt]|\\u([0-9a-cA-CefEF][0-9a-fA-F]{3}|[dD][0-7][0-9a-fA-F]{2}))*"|{{template "number" .}}|true|false))?\}')
+    THEN json_keys({{.Expr}}) END
+{{- end}}
+
+{{/* A number value: at most 15 digits on each side of the point, no
+exponent. For ClickHouse (.AsParsed) the engine parses the object
+(events_bulk's view), and renders a number from its value: only numbers
+that read back as written pass, integers other than -0 and decimals of at
+most 15 significant digits (9 before the point, 6 after) that end in a
+non-zero digit. The others go to the contract, which keeps them as
+written. */}}
+{{define "number"}}
+{{- if .AsParsed}}(-?[1-9][0-9]{0,14}|0|-?(0|[1-9][0-9]{0,8})\.[0-9]{0,5}[1-9])
+{{- else}}-?(0|[1-9][0-9]{0,14})(\.[0-9]{1,15})?{{end}}
 {{- end}}
 
 {{/* No key twice: up to 8 keys (most objects) compared pairwise, which
@@ -147,11 +159,11 @@ costs DuckDB a fraction of building a set per row; more, with a set. */}}
     ELSE list_unique({{.}}) = len({{.}}) END
 {{- end}}
 
-{{/* The object is absent, or one the contract accepts: at most 256 keys,
-none twice. Lambdas over one-element lists name the text and its keys
+{{/* The object (a bulkObject) is absent, or one the contract accepts: at
+most 256 keys, none twice. Lambdas over one-element lists name the text and its keys
 once: DuckDB would otherwise inline (and recompute) the expression behind
 a name at every reference. */}}
-{{define "flat"}}list_transform([{{.}}], lambda o: o IS NULL OR list_transform([{{template "keys" "o"}}], lambda k: k IS NOT NULL AND len(k) <= 256 AND {{template "distinct" "k"}})[1])[1]{{end}}
+{{define "flat"}}list_transform([{{.Expr}}], lambda o: o IS NULL OR list_transform([{{template "keys" (.Named "o")}}], lambda k: k IS NOT NULL AND len(k) <= 256 AND {{template "distinct" "k"}})[1])[1]{{end}}
 
 {{/* go_rows: the rows in [$2, $3) that are not certainly valid, or whose
 ts is later than $4 (epoch ms: now plus the allowed clock skew). Each
@@ -173,10 +185,10 @@ WHERE NOT coalesce(
     AND ts_ms BETWEEN 0 AND $4
     AND n_version IS NOT NULL
     AND n_event_id IS NOT NULL, false)
-    OR n_props IN (SELECT v FROM (SELECT n_props AS v, any_value(n_props) AS text FROM n GROUP BY n_props) WHERE NOT {{template "flat" "text"}})
-    OR n_ctx IN (SELECT v FROM (SELECT n_ctx AS v, any_value(n_ctx) AS text FROM n GROUP BY n_ctx) WHERE NOT {{template "flat" "text"}})
+    OR n_props IN (SELECT v FROM (SELECT n_props AS v, any_value(n_props) AS text FROM n GROUP BY n_props) WHERE NOT {{template "flat" ($.Object "text")}})
+    OR n_ctx IN (SELECT v FROM (SELECT n_ctx AS v, any_value(n_ctx) AS text FROM n GROUP BY n_ctx) WHERE NOT {{template "flat" ($.Object "text")}})
     {{- if .Extras}}
-    OR p_in IN (SELECT v FROM (SELECT p_in AS v, any_value(p_in) AS text FROM n GROUP BY p_in) WHERE NOT {{template "flat" "text"}})
+    OR p_in IN (SELECT v FROM (SELECT p_in AS v, any_value(p_in) AS text FROM n GROUP BY p_in) WHERE NOT {{template "flat" ($.Object "text")}})
     {{- end}}
 {{- end}}
 
@@ -232,4 +244,20 @@ WHERE c.row_no NOT IN (SELECT unnest(CAST($5 AS BIGINT[])))
     WHERE e.ts BETWEEN $6 AND $7
       AND e.tenant_id = c.n_tenant AND e.event_id = c.n_event_id AND e.ts = make_timestamp(c.ts_ms * 1000)
   )
+{{- end}}
+
+{{/* spool (ClickHouse): the rows of [$2, $3) that are not in $4 (the rows
+for the contract, as a list literal), as a Parquet file at $5 with the
+columns of events_bulk, sorted by the events table's sorting key
+(tenant_id, toDate(ts), event, user_id, ts, event_id): ClickHouse then
+finds the block sorted and skips sorting it. */}}
+{{define "spool"}}
+COPY (
+    SELECT n_tenant AS tenant_id, make_timestamp(ts_ms * 1000) AS ts, n_event AS event, n_user AS user_id,
+        n_session AS session_id, n_event_id AS event_id, n_version AS event_version,
+        coalesce(n_props, '{}') AS properties, coalesce(n_ctx, '{}') AS context
+    FROM ({{template "normalized" .}}) AS c
+    WHERE c.row_no NOT IN (SELECT unnest(CAST($4 AS BIGINT[])))
+    ORDER BY n_tenant, ts_ms // 86400000, n_event, n_user, ts_ms, n_event_id
+) TO $5 (FORMAT parquet)
 {{- end}}
