@@ -106,6 +106,19 @@ func edgeRows() [][]string {
 		with(71, 4, " s 1"),
 		with(72, 7, `{"path":" /a "}`),
 		with(69, 8, `{"a":"x","b":"y","c":"z","d":"w","e":"v","f":"u","g":"t","h":"s","h":"r"}`),
+		// Numbers at the edges of what ClickHouse's JSONExtract renders
+		// as written (its bulk lane sends only those).
+		with(73, 7, `{"n":0.000001}`),
+		with(74, 7, `{"n":0.0000001}`),
+		with(75, 7, `{"n":123456789.123456}`),
+		with(76, 7, `{"n":1234567890.123456}`),
+		with(77, 7, `{"n":-0}`),
+		with(78, 7, `{"n":-0.5,"m":0}`),
+		with(79, 7, `{"n":999999999999999,"m":-999999999999999}`),
+		with(80, 7, `{"n":0.10}`),
+		with(81, 7, `{"n":1.0000001}`),
+		with(82, 7, `{"s":"nul\u0000x","t":"\/\b\f\r\t","u":"\u00e9\u20ac"}`),
+		with(83, 8, `{"os":"linux","n":2.50}`),
 	}
 	// Copies: the same key again (stored once), the same id at another ts
 	// (a different event), and a copy of a rejected row's key.
@@ -280,20 +293,25 @@ func TestBulkLaneMatchesRowByRowOnCSV(t *testing.T) {
 	}
 }
 
-func TestBulkLaneMatchesRowByRowOnParquet(t *testing.T) {
-	dir := t.TempDir()
-	csvPath := edgeCSV(t, dir, 3000)
-	// The same rows as Parquet: strings as written (VARCHAR), and a typed
-	// export (UUID, TIMESTAMP, INTEGER, properties as a MAP) of the rows
-	// that cast.
-	text := filepath.Join(dir, "text.parquet")
-	typed := filepath.Join(dir, "typed.parquet")
+// edgeParquets writes the rows of an edge CSV as Parquet twice: strings as
+// written (VARCHAR), and a typed export (UUID, TIMESTAMP, INTEGER,
+// properties as a MAP) of the rows that cast.
+func edgeParquets(t *testing.T, dir, csvPath string) (text, typed string) {
+	t.Helper()
+	text = filepath.Join(dir, "text.parquet")
+	typed = filepath.Join(dir, "typed.parquet")
 	duckdbExec(t,
 		`COPY (SELECT * REPLACE (TRY_CAST(event_version AS INTEGER) AS event_version) FROM read_csv('`+csvPath+`', all_varchar = true, header = true)) TO '`+text+`' (FORMAT parquet, ROW_GROUP_SIZE 1000)`,
 		`COPY (SELECT TRY_CAST(event_id AS UUID) AS event_id, event, user_id, tenant_id, session_id,
 		        CAST(TRY_CAST(ts AS TIMESTAMPTZ) AS TIMESTAMP) AS ts, TRY_CAST(event_version AS INTEGER) AS event_version,
 		        TRY_CAST(properties AS MAP(VARCHAR, VARCHAR)) AS properties, context, plan
 		      FROM read_csv('`+csvPath+`', all_varchar = true, header = true)) TO '`+typed+`' (FORMAT parquet, ROW_GROUP_SIZE 700)`)
+	return text, typed
+}
+
+func TestBulkLaneMatchesRowByRowOnParquet(t *testing.T) {
+	dir := t.TempDir()
+	text, typed := edgeParquets(t, dir, edgeCSV(t, dir, 3000))
 	for _, path := range []string{text, typed} {
 		t.Run(filepath.Base(path), func(t *testing.T) {
 			bulk, _ := bothLanes(t, path, Config{})

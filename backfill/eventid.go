@@ -74,7 +74,7 @@ func appendCanonical(dst, raw []byte, p *fastjson.Parser) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendJSONString(dst, m.key)
+		dst = ingest.AppendJSONString(dst, m.key)
 		dst = append(dst, ':')
 		dst = m.value.MarshalTo(dst)
 	}

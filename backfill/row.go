@@ -46,7 +46,7 @@ func (b *builder) fromCells(dst []byte, p *plan, cells []string) ([]byte, *inges
 		}
 		switch field {
 		case "":
-			b.props = appendMember(b.props, p.columns[i], func(out []byte) []byte { return appendJSONString(out, cell) })
+			b.props = appendMember(b.props, p.columns[i], func(out []byte) []byte { return ingest.AppendJSONString(out, cell) })
 			continue
 		case fieldProperties, fieldContext:
 			v, err := b.inner.Parse(cell)
@@ -69,7 +69,7 @@ func (b *builder) fromCells(dst []byte, p *plan, cells []string) ([]byte, *inges
 				continue
 			}
 		}
-		dst, first = appendField(dst, first, field, func(out []byte) []byte { return appendJSONString(out, cell) })
+		dst, first = appendField(dst, first, field, func(out []byte) []byte { return ingest.AppendJSONString(out, cell) })
 	}
 	dst = b.appendObjects(dst, first)
 	return append(dst, '}'), nil
@@ -260,7 +260,7 @@ func appendField(dst []byte, first bool, name string, value func([]byte) []byte)
 	if !first {
 		dst = append(dst, ',')
 	}
-	dst = appendJSONString(dst, name)
+	dst = ingest.AppendJSONString(dst, name)
 	dst = append(dst, ':')
 	return value(dst), false
 }
@@ -268,7 +268,7 @@ func appendField(dst []byte, first bool, name string, value func([]byte) []byte)
 // appendMember appends ,"key":value to an object body under construction.
 func appendMember(dst []byte, key string, value func([]byte) []byte) []byte {
 	dst = append(dst, ',')
-	dst = appendJSONString(dst, key)
+	dst = ingest.AppendJSONString(dst, key)
 	dst = append(dst, ':')
 	return value(dst)
 }
@@ -294,37 +294,6 @@ func isDigits(s string) bool {
 	return true
 }
 
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString appends s as a JSON string. Invalid UTF-8 is copied as
-// it is, so that the contract reports it.
-func appendJSONString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
-			continue
-		}
-		dst = append(dst, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			dst = append(dst, '\\', c)
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		default:
-			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-		}
-		start = i + 1
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
-}
-
 // appendISOTimestamp writes a timestamp as DuckDB renders it ("2026-09-01
 // 10:00:00.123", "...+00" or "...+05:30" for TIMESTAMPTZ) as an ISO-8601
 // JSON string: T between date and time, a missing zone taken as UTC (Z),
@@ -332,7 +301,7 @@ func appendJSONString(dst []byte, s string) []byte {
 // unchanged for the contract to judge.
 func appendISOTimestamp(dst, s []byte) []byte {
 	if len(s) < 19 || s[10] != ' ' || !utf8.Valid(s) {
-		return appendJSONString(dst, string(s))
+		return ingest.AppendJSONString(dst, string(s))
 	}
 	dst = append(dst, '"')
 	dst = append(dst, s[:10]...)

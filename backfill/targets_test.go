@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -114,17 +115,20 @@ func TestKafkaTargetReplaysThroughTheTopic(t *testing.T) {
 	}
 }
 
-func TestClickHouseTarget(t *testing.T) {
-	dsn := os.Getenv(clickhouseEnv)
+// clickhouseDatabase names a fresh database on the test ClickHouse
+// (PULSE_TEST_CLICKHOUSE_DSN), without pulse's schema, dropped when the
+// test ends; the test is skipped without a ClickHouse.
+func clickhouseDatabase(t *testing.T) (dsn string, conn driver.Conn, p chstore.Params) {
+	t.Helper()
+	dsn = os.Getenv(clickhouseEnv)
 	if dsn == "" {
 		t.Skipf("%s is not set; run scripts/chdb.sh start and set %s=http://127.0.0.1:8123/ to run this test", clickhouseEnv, clickhouseEnv)
 	}
-	ctx := context.Background()
-	conn, err := chstore.Open(ctx, dsn)
+	conn, err := chstore.Open(context.Background(), dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := chstore.DefaultParams()
+	p = chstore.DefaultParams()
 	p.Database = randomName(t, "pulse_test_backfill_")
 	p.Topic, p.ConsumerGroup = p.Database, p.Database
 	t.Cleanup(func() {
@@ -133,8 +137,13 @@ func TestClickHouseTarget(t *testing.T) {
 		}
 		conn.Close()
 	})
+	return dsn, conn, p
+}
 
-	_, err = OpenClickHouse(ctx, dsn, p)
+func TestClickHouseTarget(t *testing.T) {
+	dsn, conn, p := clickhouseDatabase(t)
+	ctx := context.Background()
+	_, err := OpenClickHouse(ctx, dsn, p)
 	var se *SchemaError
 	if !errors.As(err, &se) || !strings.Contains(err.Error(), "pulse schema apply --clickhouse") {
 		t.Fatalf("no schema: %v; want a SchemaError telling to run pulse schema apply", err)

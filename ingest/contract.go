@@ -460,12 +460,30 @@ func checkFlat(v *fastjson.Value, name string) *FieldError {
 }
 
 // appendFlat appends the compact JSON of a field checkFlat accepted: {} when
-// it is absent or null.
+// it is absent or null. Strings are escaped here, not by fastjson's
+// MarshalTo, which quotes control characters the Go way (\x00, \a): not
+// JSON.
 func appendFlat(dst []byte, v *fastjson.Value) []byte {
 	if isNull(v) {
 		return append(dst, "{}"...)
 	}
-	return v.MarshalTo(dst)
+	obj, _ := v.Object() // checkFlat accepted an object
+	dst = append(dst, '{')
+	first := true
+	obj.Visit(func(key []byte, value *fastjson.Value) {
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		dst = AppendJSONString(dst, key)
+		dst = append(dst, ':')
+		if value.Type() == fastjson.TypeString {
+			dst = AppendJSONString(dst, value.GetStringBytes())
+		} else {
+			dst = value.MarshalTo(dst) // numbers as written, true, false, null
+		}
+	})
+	return append(dst, '}')
 }
 
 func eventID(v *fastjson.Value) (string, *FieldError) {

@@ -17,6 +17,9 @@ func FuzzDecode(f *testing.F) {
 	// A raw control character inside a string: the parser lets it through,
 	// and the stored properties would not be JSON.
 	f.Add([]byte("{\"event\":\"0\",\"user_id\":\"0\",\"tenant_id\":\"0\",\"session_id\":\"0\",\"ts\":\"2000-01-01T00:00:00Z\",\"context\":{\"0\":\"\x00\"}}"))
+	// Escaped control characters: re-escaped the Go way (\x00, \a), the
+	// stored properties were not JSON.
+	f.Add([]byte(`{"event":"0","user_id":"0","tenant_id":"0","session_id":"0","ts":"2000-01-01T00:00:00Z","properties":{"s":"nul\u0000 bell\u0007 vt\u000b del\u007f","k\u0001":1.50}}`))
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		c := NewContract()

@@ -1,0 +1,112 @@
+package backfill
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/pulse-analytics/pulse/chstore"
+	"github.com/pulse-analytics/pulse/ingest"
+)
+
+// The bulk lane into ClickHouse stores, rejects and counts what the
+// row-by-row lane does: the same rows with the same maps (keys in the same
+// order, numbers as written), the same rejects.
+func TestBulkLaneMatchesRowByRowIntoClickHouse(t *testing.T) {
+	dir := t.TempDir()
+	csvPath := edgeCSV(t, dir, 3000)
+	text, typed := edgeParquets(t, dir, csvPath)
+	for _, path := range []string{csvPath, text, typed} {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			bulk := bothLanesClickHouse(t, path)
+			if bulk.Bulk < 2900 {
+				t.Errorf("bulk lane took %d rows, want nearly all 3000 generated ones", bulk.Bulk)
+			}
+		})
+	}
+}
+
+// bothLanesClickHouse loads path into two fresh ClickHouse databases,
+// through the bulk lane and row by row, and compares them.
+func bothLanesClickHouse(t *testing.T, path string) Summary {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	contract := ingest.NewContract()
+	now := time.Now()
+	contract.Now = func() time.Time { return now }
+	var summaries [2]Summary
+	var rows [2][]string
+	var rejects [2][]string
+	for i, rowByRow := range []bool{false, true} {
+		dsn, conn, p := clickhouseDatabase(t)
+		if _, err := chstore.Apply(ctx, conn, p); err != nil {
+			t.Fatal(err)
+		}
+		target, err := OpenClickHouse(ctx, dsn, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sources, err := Expand([]string{path}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := Config{Sources: sources, Target: target, Contract: contract, RowByRow: rowByRow,
+			RejectsPath: filepath.Join(dir, "rejects-"+p.Database+".ndjson")}
+		if testing.Verbose() {
+			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+		}
+		summaries[i], err = Run(ctx, cfg)
+		target.Close()
+		if err != nil {
+			t.Fatalf("row by row %v: %v", rowByRow, err)
+		}
+		rows[i] = clickhouseRows(t, conn, p)
+		rejects[i] = rejectLines(t, cfg.RejectsPath)
+	}
+	bulk, rowByRow := summaries[0], summaries[1]
+	if !reflect.DeepEqual(rows[0], rows[1]) {
+		t.Errorf("stored rows differ (%d bulk, %d row by row):\nonly bulk:\n%s\nonly row by row:\n%s", len(rows[0]), len(rows[1]),
+			strings.Join(missing(rows[0], rows[1]), "\n"), strings.Join(missing(rows[1], rows[0]), "\n"))
+	}
+	if !reflect.DeepEqual(rejects[0], rejects[1]) {
+		t.Errorf("rejects differ:\nonly bulk:\n%s\nonly row by row:\n%s", strings.Join(missing(rejects[0], rejects[1]), "\n"), strings.Join(missing(rejects[1], rejects[0]), "\n"))
+	}
+	if bulk.Rows != rowByRow.Rows || bulk.Loaded != rowByRow.Loaded || bulk.Rejected != rowByRow.Rejected {
+		t.Errorf("summaries differ: bulk %+v, row by row %+v", bulk, rowByRow)
+	}
+	if bulk.Rejected == 0 {
+		t.Error("nothing rejected; the fixture lost its edges")
+	}
+	return bulk
+}
+
+// clickhouseRows reads every row of a database's events table (copies
+// included: the lanes must insert the same ones) as text, sorted.
+func clickhouseRows(t *testing.T, conn driver.Conn, p chstore.Params) []string {
+	t.Helper()
+	rows, err := conn.Query(context.Background(), `SELECT formatRowNoNewline('TSV', tenant_id, ts, event, user_id, session_id, event_id, event_version, properties, context) AS r FROM `+p.Database+`.events ORDER BY r`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var r string
+		if err := rows.Scan(&r); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
