@@ -10,7 +10,10 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/pulse-analytics/pulse/chstore"
@@ -63,7 +66,7 @@ func (r *run) bulkFile(ctx context.Context, src Source, key sourceKey, cp *Check
 	if ch != nil {
 		// ClickHouse: a private DuckDB checks the file, and steps are
 		// spooled in a directory of this run's own.
-		dir, err := os.MkdirTemp("", "pulse-backfill-*")
+		dir, err := newSpoolDir()
 		if err != nil {
 			return false, fmt.Errorf("create a spool directory for the bulk lane: %w", err)
 		}
@@ -217,6 +220,23 @@ func (r *run) bulkFile(ctx context.Context, src Source, key sourceKey, cp *Check
 // ClickHouse; what does not fit (a CSV step's stage) spills to the run's
 // spool directory.
 const checkMemoryLimit = "256MB"
+
+// spoolPrefix names the spool directories of ClickHouse bulk loads in the
+// temporary directory, followed by the owner's process id: a run removes
+// those whose process is gone (killed runs).
+const spoolPrefix = "pulse-backfill-"
+
+func newSpoolDir() (string, error) {
+	stale, _ := filepath.Glob(filepath.Join(os.TempDir(), spoolPrefix+"*"))
+	for _, dir := range stale {
+		pid, _, _ := strings.Cut(strings.TrimPrefix(filepath.Base(dir), spoolPrefix), "-")
+		n, err := strconv.Atoi(pid)
+		if err == nil && n != os.Getpid() && errors.Is(syscall.Kill(n, 0), syscall.ESRCH) {
+			os.RemoveAll(dir)
+		}
+	}
+	return os.MkdirTemp("", fmt.Sprintf("%s%d-*", spoolPrefix, os.Getpid()))
+}
 
 // openCheckDB opens the private, in-memory DuckDB of a ClickHouse bulk
 // load.

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pulse-analytics/pulse/chstore"
 	"github.com/pulse-analytics/pulse/store"
 )
 
@@ -54,7 +55,7 @@ func pulse(t *testing.T) string {
 	return pulseBin
 }
 
-var resumedLine = regexp.MustCompile(`skipped as duplicates\s+([\d,]+) already in the target, ([\d,]+) already loaded by an earlier run`)
+var resumedLine = regexp.MustCompile(`skipped as duplicates\s+(?:[\d,]+ already in the target, )?([\d,]+) already loaded by an earlier run`)
 
 // TestKilledRunResumesWithoutDuplicatesOrGaps kills the real binary in
 // the middle of a load and runs it again, through both lanes (NDJSON row
@@ -107,17 +108,56 @@ func TestKilledRunResumesWithoutDuplicatesOrGaps(t *testing.T) {
 
 	for _, file := range []string{src, csvPath, parquetPath} {
 		t.Run(filepath.Ext(file)[1:], func(t *testing.T) {
-			killAndResume(t, bin, file, rows, valid, invalid)
+			db := newStore(t)
+			killAndResume(t, bin, file, []string{"--data", db}, rows, valid, invalid, func() (int64, int64) {
+				st, err := store.Open(context.Background(), store.Options{Path: db, ReadOnly: true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer st.Close()
+				var total, distinct int64
+				if err := st.DB.QueryRow(`SELECT count(*), count(DISTINCT (tenant_id, event_id, ts)) FROM events`).Scan(&total, &distinct); err != nil {
+					t.Fatal(err)
+				}
+				if slices, _ := filepath.Glob(filepath.Join(filepath.Dir(db), slicePattern)); len(slices) != 0 {
+					t.Errorf("CSV slices left after a successful run: %v", slices)
+				}
+				return total, distinct
+			})
+		})
+		// ClickHouse: the events table drops copies when it merges, so
+		// FINAL reads what it holds once merged.
+		t.Run("clickhouse_"+filepath.Ext(file)[1:], func(t *testing.T) {
+			dsn, conn, p := clickhouseDatabase(t)
+			if _, err := chstore.Apply(context.Background(), conn, p); err != nil {
+				t.Fatal(err)
+			}
+			killAndResume(t, bin, file, []string{"--clickhouse", dsn, "--database", p.Database}, rows, valid, invalid, func() (int64, int64) {
+				var total, distinct uint64
+				if err := conn.QueryRow(context.Background(), "SELECT count(), uniqExact(tenant_id, event_id, ts) FROM "+p.Database+".events FINAL").Scan(&total, &distinct); err != nil {
+					t.Fatal(err)
+				}
+				return int64(total), int64(distinct)
+			})
 		})
 	}
 }
 
-func killAndResume(t *testing.T, bin, src string, rows, valid int64, invalid map[int64]bool) {
+// killAndResume loads src into the target that targetArgs name, stopping
+// it twice on the way; stored returns how many events the target holds,
+// and how many distinct ones.
+func killAndResume(t *testing.T, bin, src string, targetArgs []string, rows, valid int64, invalid map[int64]bool, stored func() (int64, int64)) {
 	dir := t.TempDir()
-	db := newStore(t)
 	state := filepath.Join(dir, "state")
 	rejects := filepath.Join(dir, "rejects.ndjson")
-	args := []string{"backfill", src, "--data", db, "--state", state, "--batch", "10000", "--rejects", rejects}
+	args := append([]string{"backfill", src, "--state", state, "--batch", "10000", "--rejects", rejects}, targetArgs...)
+	// Spool directories (ClickHouse's bulk lane) go here: a killed run's
+	// must be gone after the last run.
+	tmp := filepath.Join(dir, "tmp")
+	if err := os.Mkdir(tmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TMPDIR", tmp)
 
 	// First Ctrl-C (SIGINT): the run finishes the batch in hand, says
 	// where it stopped and exits 1; then SIGKILL, which gives no warning.
@@ -137,23 +177,14 @@ func killAndResume(t *testing.T, bin, src string, rows, valid int64, invalid map
 	if m == nil {
 		t.Fatalf("no summary in:\n%s", second)
 	}
-	resumed, _ := strconv.ParseInt(strings.ReplaceAll(string(m[2]), ",", ""), 10, 64)
+	resumed, _ := strconv.ParseInt(strings.ReplaceAll(string(m[1]), ",", ""), 10, 64)
 	t.Logf("interrupted with %d rows durable, killed with %d; the last run passed over %d", atInterrupt.Rows, killedAt.Rows, resumed)
 	if resumed < killedAt.Rows {
 		t.Fatalf("second run passed over %d rows; the checkpoint at the kill said %d were durable:\n%s", resumed, killedAt.Rows, second)
 	}
 
-	st, err := store.Open(context.Background(), store.Options{Path: db, ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	var total, distinct int64
-	if err := st.DB.QueryRow(`SELECT count(*), count(DISTINCT (tenant_id, event_id, ts)) FROM events`).Scan(&total, &distinct); err != nil {
-		t.Fatal(err)
-	}
-	if total != valid || distinct != valid {
-		t.Fatalf("store holds %d events (%d distinct); want exactly the file's %d valid rows once each", total, distinct, valid)
+	if total, distinct := stored(); total != valid || distinct != valid {
+		t.Fatalf("target holds %d events (%d distinct); want exactly the file's %d valid rows once each", total, distinct, valid)
 	}
 
 	listed := map[int64]int{}
@@ -175,8 +206,8 @@ func killAndResume(t *testing.T, bin, src string, rows, valid int64, invalid map
 	if journals, _ := filepath.Glob(filepath.Join(state, "*.rejects.ndjson")); len(journals) != 0 {
 		t.Errorf("rejects journals left after a successful run: %v", journals)
 	}
-	if slices, _ := filepath.Glob(filepath.Join(filepath.Dir(db), slicePattern)); len(slices) != 0 {
-		t.Errorf("CSV slices left after a successful run: %v", slices)
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("temporary files left after a successful run: %v", left)
 	}
 }
 
