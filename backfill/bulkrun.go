@@ -22,8 +22,13 @@ import (
 )
 
 // goRowsChunk is how many rows the contract's share of a bulk step is read
-// and stored in at a time, bounding memory when many rows need Go.
-const goRowsChunk = 64 * chunkRows
+// and stored in at a time, bounding memory when many rows need Go;
+// earlyContractRows, how many of them the check decodes (the usual share
+// of a step, a few hundred rows, all of it).
+const (
+	goRowsChunk       = 64 * chunkRows
+	earlyContractRows = 4 * chunkRows
+)
 
 // bulkSource is a source the bulk lane reads step by step.
 type bulkSource interface {
@@ -81,11 +86,12 @@ func (r *run) bulkFile(ctx context.Context, src Source, key sourceKey, cp *Check
 	var plan bulkPlan
 	var ok bool
 	var err error
+	rows := r.bulkStepRows(src.Format, ch != nil)
 	switch src.Format {
 	case FormatParquet:
-		bs, plan, ok, err = r.openBulkParquet(ctx, src.Path)
+		bs, plan, ok, err = r.openBulkParquet(ctx, src.Path, rows)
 	case FormatCSV:
-		bs, plan, ok, err = r.openBulkCSV(src, spoolDir, st != nil)
+		bs, plan, ok, err = r.openBulkCSV(src, spoolDir, st != nil, rows)
 	default:
 		return false, nil
 	}
@@ -126,6 +132,20 @@ func (r *run) bulkFile(ctx context.Context, src Source, key sourceKey, cp *Check
 	}
 	var pending *checked
 	steps := 0
+	// durable stores the deferred rows and writes the checkpoint: every
+	// way out of the lane passes here first.
+	durable := func() error {
+		if err := r.flushDeferred(ctx, l); err != nil {
+			return err
+		}
+		if resumable {
+			if err := r.syncRejects(); err != nil {
+				return err
+			}
+			return r.cfg.State.Save(key, *cp)
+		}
+		return nil
+	}
 	finish := func() error {
 		p := pending
 		pending = nil
@@ -139,17 +159,17 @@ func (r *run) bulkFile(ctx context.Context, src Source, key sourceKey, cp *Check
 			return err
 		}
 		r.fraction.Store(math.Float64bits(bs.fraction()))
-		if resumable {
-			if err := r.syncRejects(); err != nil {
-				return err
-			}
-			return r.cfg.State.Save(key, *cp)
+		if !l.due() {
+			return nil // the checkpoint waits for the deferred rows
 		}
-		return nil
+		return durable()
 	}
 	fallback := func(err error) (bool, error) {
 		var f *bulkFallback
 		if !errors.As(err, &f) {
+			return true, err
+		}
+		if err := durable(); err != nil {
 			return true, err
 		}
 		// DuckDB could not read the file as planned (a malformed CSV
@@ -164,6 +184,9 @@ func (r *run) bulkFile(ctx context.Context, src Source, key sourceKey, cp *Check
 		if pending != nil {
 			l.release(ctx, pending.step)
 			bs.done(pending.step)
+		}
+		if err := durable(); err != nil {
+			return true, err
 		}
 		return true, fmt.Errorf("interrupted after row %d (durable; run the same command again to resume): %w", cp.Rows, err)
 	}
@@ -184,6 +207,11 @@ func (r *run) bulkFile(ctx context.Context, src Source, key sourceKey, cp *Check
 		go func() {
 			start := time.Now()
 			c, err := l.check(ctx, step)
+			if err == nil && len(c.goRows) > 0 {
+				// The first rows for the contract are decoded here, beside
+				// the previous step's insert, not after this step's.
+				c.decoded, err = r.decodeContractRows(bs, step, c.goRows[:min(len(c.goRows), earlyContractRows)])
+			}
 			r.logger.Debug("bulk check", "source", name, "from_row", step.from, "took", time.Since(start))
 			if err != nil && ctx.Err() == nil {
 				err = &bulkFallback{err}
@@ -209,7 +237,13 @@ func (r *run) bulkFile(ctx context.Context, src Source, key sourceKey, cp *Check
 			return fallback(err)
 		}
 	}
+	if err := r.flushDeferred(ctx, l); err != nil {
+		return true, err
+	}
 	if resumable {
+		if err := r.syncRejects(); err != nil {
+			return true, err
+		}
 		cp.Complete = true
 		return true, r.cfg.State.Save(key, *cp)
 	}
@@ -243,7 +277,7 @@ func newSpoolDir() (string, error) {
 func openCheckDB(spoolDir string) (*dbsql.DB, error) {
 	params := url.Values{}
 	params.Set("memory_limit", checkMemoryLimit)
-	params.Set("threads", fmt.Sprint(runtime.NumCPU()))
+	params.Set("threads", fmt.Sprint(max(1, runtime.NumCPU()-1)))
 	params.Set("temp_directory", spoolDir)
 	db, err := dbsql.Open("duckdb", "?"+params.Encode())
 	if err != nil {
@@ -268,15 +302,23 @@ func (r *run) bulkStep(ctx context.Context, l *bulkLoader, bs bulkSource, step b
 	}
 	fast := c.fast(step)
 	loaded, dups, rejected := inserted, fast-inserted, int64(0)
-	for i := 0; i < len(c.goRows); i += goRowsChunk {
-		rows := c.goRows[i:min(i+goRowsChunk, len(c.goRows))]
-		stored, known, rej, err := r.contractRows(ctx, l.st, bs, step, rows, name)
-		rejected += rej
+	store := func(chunks []*chunk) error {
+		stored, known, rej, err := r.storeContractRows(ctx, l, chunks, name)
+		loaded, dups, rejected = loaded+stored, dups+known, rejected+rej
+		return err
+	}
+	// The rows the check decoded, then the rest a chunk at a time.
+	if err := store(c.decoded); err != nil {
+		return err
+	}
+	for i := len(c.decodedRows()); i < len(c.goRows); i += goRowsChunk {
+		chunks, err := r.decodeContractRows(bs, step, c.goRows[i:min(i+goRowsChunk, len(c.goRows))])
 		if err != nil {
 			return err
 		}
-		loaded += stored
-		dups += known
+		if err := store(chunks); err != nil {
+			return err
+		}
 	}
 	r.logger.Debug("bulk step", "source", name, "from_row", step.from, "to_row", step.to-1, "bulk", fast, "inserted", inserted,
 		"contract_rows", len(c.goRows), "took", time.Since(start))
@@ -291,21 +333,30 @@ func (r *run) bulkStep(ctx context.Context, l *bulkLoader, bs bulkSource, step b
 	return nil
 }
 
-// contractRows passes the listed rows through the event contract, as the
-// row-by-row lane does, and stores the events: it returns how many were
-// stored, how many were already stored, and how many were rejected.
-// st, when set, stores them without refreshing the rollups (the bulk lane
-// refreshes once per file); otherwise the run's target does.
-func (r *run) contractRows(ctx context.Context, st *store.Store, bs bulkSource, step bulkStep, rows []int64, name string) (stored, dups, rejected int64, err error) {
+// decodeContractRows reads the listed rows of a step and passes them
+// through the event contract, as the row-by-row lane does.
+func (r *run) decodeContractRows(bs bulkSource, step bulkStep, rows []int64) ([]*chunk, error) {
+	r.fillGoMu.Lock()
+	defer r.fillGoMu.Unlock()
 	var chunks []*chunk
 	for start := 0; start < len(rows); start += chunkRows {
 		c := &chunk{}
 		if err := bs.fillGo(c, step, rows[start:min(start+chunkRows, len(rows))]); err != nil {
-			return 0, 0, 0, err
+			return nil, err
 		}
 		chunks = append(chunks, c)
 	}
 	r.decodeAll(chunks, bs)
+	return chunks, nil
+}
+
+// storeContractRows lists the rejects of decoded chunks and stores their
+// events: it returns how many were stored, how many were already stored,
+// and how many were rejected. The embedded store stores them at once,
+// without refreshing the rollups (the bulk lane refreshes once per file);
+// for ClickHouse they are deferred (bulkLoader.deferred) and counted as
+// stored.
+func (r *run) storeContractRows(ctx context.Context, l *bulkLoader, chunks []*chunk, name string) (stored, dups, rejected int64, err error) {
 	var events []ingest.Event
 	for _, c := range chunks {
 		if err := r.writeRejects(c.rejects, name); err != nil {
@@ -318,20 +369,30 @@ func (r *run) contractRows(ctx context.Context, st *store.Store, bs bulkSource, 
 	if len(events) == 0 {
 		return 0, 0, rejected, nil
 	}
-	var n int
-	if st != nil {
-		n, err = st.InsertEvents(context.WithoutCancel(ctx), events)
-	} else {
-		n, err = r.cfg.Target.Store(context.WithoutCancel(ctx), events)
-	}
-	if err != nil {
-		return 0, 0, rejected, fmt.Errorf("store rows %d to %d: %w", rows[0], rows[len(rows)-1], err)
-	}
-	if n < 0 { // the target cannot tell (ClickHouse)
+	if l.st == nil {
+		l.deferred = append(l.deferred, events...)
 		r.summary.DuplicatesKnown = false
 		return int64(len(events)), 0, rejected, nil
 	}
+	n, err := l.st.InsertEvents(context.WithoutCancel(ctx), events)
+	if err != nil {
+		return 0, 0, rejected, fmt.Errorf("store rows %d to %d: %w", chunks[0].nums[0], chunks[len(chunks)-1].last, err)
+	}
 	return int64(n), int64(len(events) - n), rejected, nil
+}
+
+// flushDeferred stores the contract's deferred rows (ClickHouse) in one
+// batch.
+func (r *run) flushDeferred(ctx context.Context, l *bulkLoader) error {
+	l.deferredSteps = 0
+	if len(l.deferred) == 0 {
+		return nil
+	}
+	if _, err := r.cfg.Target.Store(context.WithoutCancel(ctx), l.deferred); err != nil {
+		return fmt.Errorf("store %d rows the contract checked: %w", len(l.deferred), err)
+	}
+	l.deferred = l.deferred[:0]
+	return nil
 }
 
 // decodeAll decodes chunks of bs's rows on the run's workers.

@@ -13,7 +13,7 @@ type parquetSteps struct {
 	doneRows atomic.Int64
 }
 
-func (r *run) openBulkParquet(ctx context.Context, path string) (bulkSource, bulkPlan, bool, error) {
+func (r *run) openBulkParquet(ctx context.Context, path string, rows int64) (bulkSource, bulkPlan, bool, error) {
 	pr, err := newParquetReader(ctx, path, r.cfg.Mapping)
 	if err != nil {
 		return nil, bulkPlan{}, false, err
@@ -23,7 +23,7 @@ func (r *run) openBulkParquet(ctx context.Context, path string) (bulkSource, bul
 		pr.Close()
 		return nil, plan, false, nil
 	}
-	return &parquetSteps{pr: pr, rows: stepRows(r.cfg.BulkRows, BulkParquetRows)}, plan, true, nil
+	return &parquetSteps{pr: pr, rows: rows}, plan, true, nil
 }
 
 func (ps *parquetSteps) next(_ context.Context, skip int64) (bulkStep, bool, error) {
@@ -60,12 +60,18 @@ func stepSize(rows int64, n int) int64 {
 	return rows
 }
 
-// stepRows is the configured rows per step, or the default.
-func stepRows(configured int, def int64) int64 {
-	if configured > 0 {
-		return int64(configured)
+// bulkStepRows is the configured rows per step, or the default for the
+// format and target.
+func (r *run) bulkStepRows(format Format, clickhouse bool) int64 {
+	switch {
+	case r.cfg.BulkRows > 0:
+		return int64(r.cfg.BulkRows)
+	case clickhouse:
+		return BulkClickHouseRows
+	case format == FormatCSV:
+		return BulkCSVRows
 	}
-	return def
+	return BulkParquetRows
 }
 
 func (ps *parquetSteps) rowPlan() (*plan, bool) { return &ps.pr.plan, ps.pr.tsRendered }

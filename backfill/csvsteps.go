@@ -14,7 +14,7 @@ import (
 )
 
 // csvSteps spools a CSV source into slice files for the bulk lane: each
-// slice holds up to BulkCSVRows records, each prefixed with its row and
+// slice holds one step's records, each prefixed with its row and
 // line numbers in the source, so that DuckDB reads the slice in parallel
 // and still names every row as the row-by-row lane would. Slices are
 // written beside the store (same disk, not memory), or in the run's spool
@@ -41,7 +41,7 @@ var crlf = []byte("\r\n")
 // both read * as the varying part).
 const slicePattern = ".pulse-backfill-slice-*.csv"
 
-func (r *run) openBulkCSV(src Source, dir string, besideStore bool) (bulkSource, bulkPlan, bool, error) {
+func (r *run) openBulkCSV(src Source, dir string, besideStore bool, rows int64) (bulkSource, bulkPlan, bool, error) {
 	// Slices a killed run left beside the store: this process holds the
 	// store, so no other backfill is spooling there.
 	if stale, _ := filepath.Glob(filepath.Join(dir, slicePattern)); besideStore && len(stale) > 0 {
@@ -54,7 +54,7 @@ func (r *run) openBulkCSV(src Source, dir string, besideStore bool) (bulkSource,
 	if err != nil {
 		return nil, bulkPlan{}, false, err
 	}
-	cs := &csvSteps{in: in, dir: dir, spooled: map[string]bool{}, rows: stepRows(r.cfg.BulkRows, BulkCSVRows)}
+	cs := &csvSteps{in: in, dir: dir, spooled: map[string]bool{}, rows: rows}
 	rec, err := cs.record()
 	if errors.Is(err, io.EOF) {
 		in.Close()

@@ -58,7 +58,7 @@ type Config struct {
 	// Workers decode rows in parallel; default GOMAXPROCS.
 	Workers int
 	// BulkRows is the number of rows per bulk step (default
-	// BulkParquetRows, BulkCSVRows).
+	// BulkParquetRows, BulkCSVRows, BulkClickHouseRows).
 	BulkRows int
 	// RowByRow turns the bulk lane off: every row goes through the contract
 	// in Go (the lane's differential tests compare the two).
@@ -186,6 +186,9 @@ func (p Progress) ETA() (time.Duration, bool) {
 // run is the state of one Run.
 type run struct {
 	cfg      Config
+	// fillGoMu serialises a bulk source's fillGo: the check of one step and
+	// the insert of the one before may both read rows for the contract.
+	fillGoMu sync.Mutex
 	logger   *slog.Logger
 	contract *ingest.Contract
 	rejects  *rejectsFile

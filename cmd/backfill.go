@@ -122,7 +122,7 @@ in the --config YAML file (top level or under "backfill:").`,
 	f.StringVar(&opts.State, "state", "", "directory for checkpoints (default: <data>.backfill next to the embedded store; $XDG_STATE_HOME/pulse/backfill for ClickHouse and Kafka)")
 	f.BoolVar(&opts.NoResume, "no-resume", false, "ignore checkpoints and read every row again (the target still skips events it holds)")
 	f.BoolVar(&opts.DryRun, "dry-run", false, "check every row against the contract and write the rejects file, storing nothing")
-	f.IntVar(&opts.Batch, "batch", 0, fmt.Sprintf("events per store batch, checkpointed each (default %d embedded, %d ClickHouse, %d Kafka; Parquet and CSV into the embedded store: %d and %d)", backfillBatchEmbedded, backfillBatchClickHouse, backfillBatchKafka, backfill.BulkParquetRows, backfill.BulkCSVRows))
+	f.IntVar(&opts.Batch, "batch", 0, fmt.Sprintf("events per store batch, checkpointed each (default %d embedded, %d ClickHouse, %d Kafka; Parquet and CSV in bulk: %d and %d into the embedded store, %d into ClickHouse)", backfillBatchEmbedded, backfillBatchClickHouse, backfillBatchKafka, backfill.BulkParquetRows, backfill.BulkCSVRows, backfill.BulkClickHouseRows))
 	annotateEnv(cmd, "data", "clickhouse", "brokers", "topic", "state", "max-rejects")
 	return cmd
 }
