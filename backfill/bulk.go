@@ -150,7 +150,9 @@ type bulkObject struct {
 }
 
 // Object is called by the template.
-func (p bulkPlan) Object(expr string) bulkObject { return bulkObject{Expr: expr, AsParsed: p.ClickHouse} }
+func (p bulkPlan) Object(expr string) bulkObject {
+	return bulkObject{Expr: expr, AsParsed: p.ClickHouse}
+}
 
 // Named is called by the template.
 func (o bulkObject) Named(expr string) bulkObject { o.Expr = expr; return o }

@@ -185,7 +185,7 @@ func (p Progress) ETA() (time.Duration, bool) {
 
 // run is the state of one Run.
 type run struct {
-	cfg      Config
+	cfg Config
 	// fillGoMu serialises a bulk source's fillGo: the check of one step and
 	// the insert of the one before may both read rows for the contract.
 	fillGoMu sync.Mutex
