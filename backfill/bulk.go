@@ -31,8 +31,8 @@ import (
 // Default rows of one bulk step: a step is checkpointed whole, and its key
 // check (for copies within it) holds its keys in memory; a CSV step's
 // stage table (two are alive while the pipeline overlaps steps) must fit
-// the store's memory limit. ClickHouse stores a step of 262,144 rows for
-// about 30% less per row than one of 524,288 (measured on chDB 26.9).
+// the store's memory limit. Alone, chDB 26.9 stored a step of 262,144 rows
+// for about 30% less per row than one of 524,288.
 const (
 	BulkParquetRows    = 1 << 19
 	BulkCSVRows        = 1 << 18
@@ -182,16 +182,10 @@ type bulkCheck struct {
 	goRows       []int64
 	minTS, maxTS time.Time
 	spool        string
-	// decoded are the first of goRows, through the contract already.
-	decoded []*chunk
-}
-
-// decodedRows are the goRows that decoded covers.
-func (c bulkCheck) decodedRows() []int64 {
-	if c.decoded == nil {
-		return nil
-	}
-	return c.goRows[:min(len(c.goRows), earlyContractRows)]
+	// decoded are the first decodedRows of goRows, through the contract
+	// already.
+	decoded     []*chunk
+	decodedRows int
 }
 
 // fast is how many rows of the step the bulk insert takes.
@@ -225,9 +219,9 @@ const (
 	deferredMaxSteps = 8
 )
 
-// due reports whether the steps done so far may be made durable: the
-// deferred rows are due, or there are none to wait for.
-func (l *bulkLoader) due() bool {
+// stepDone counts a stored step and reports whether the steps so far may
+// be made durable: the deferred rows are due, or there are none.
+func (l *bulkLoader) stepDone() (durable bool) {
 	if l.st != nil {
 		return true
 	}

@@ -159,7 +159,7 @@ func (r *run) bulkFile(ctx context.Context, src Source, key sourceKey, cp *Check
 			return err
 		}
 		r.fraction.Store(math.Float64bits(bs.fraction()))
-		if !l.due() {
+		if !l.stepDone() {
 			return nil // the checkpoint waits for the deferred rows
 		}
 		return durable()
@@ -210,7 +210,8 @@ func (r *run) bulkFile(ctx context.Context, src Source, key sourceKey, cp *Check
 			if err == nil && len(c.goRows) > 0 {
 				// The first rows for the contract are decoded here, beside
 				// the previous step's insert, not after this step's.
-				c.decoded, err = r.decodeContractRows(bs, step, c.goRows[:min(len(c.goRows), earlyContractRows)])
+				c.decodedRows = min(len(c.goRows), earlyContractRows)
+				c.decoded, err = r.decodeContractRows(bs, step, c.goRows[:c.decodedRows])
 			}
 			r.logger.Debug("bulk check", "source", name, "from_row", step.from, "took", time.Since(start))
 			if err != nil && ctx.Err() == nil {
@@ -237,17 +238,10 @@ func (r *run) bulkFile(ctx context.Context, src Source, key sourceKey, cp *Check
 			return fallback(err)
 		}
 	}
-	if err := r.flushDeferred(ctx, l); err != nil {
-		return true, err
-	}
 	if resumable {
-		if err := r.syncRejects(); err != nil {
-			return true, err
-		}
 		cp.Complete = true
-		return true, r.cfg.State.Save(key, *cp)
 	}
-	return true, nil
+	return true, durable()
 }
 
 // checkMemoryLimit caps the private DuckDB that checks files for
@@ -311,7 +305,7 @@ func (r *run) bulkStep(ctx context.Context, l *bulkLoader, bs bulkSource, step b
 	if err := store(c.decoded); err != nil {
 		return err
 	}
-	for i := len(c.decodedRows()); i < len(c.goRows); i += goRowsChunk {
+	for i := c.decodedRows; i < len(c.goRows); i += goRowsChunk {
 		chunks, err := r.decodeContractRows(bs, step, c.goRows[i:min(i+goRowsChunk, len(c.goRows))])
 		if err != nil {
 			return err

@@ -1,19 +1,21 @@
 {{/*
-Backfill's bulk lane into the embedded store: DuckDB reads a Parquet file
-(or a CSV slice that backfill spooled, with its row and line numbers in
-front) and stores the rows that are certainly valid in one INSERT ...
-SELECT, vectorised and on both cores, instead of one Go call per row.
+Backfill's bulk lane: DuckDB reads a Parquet file (or a CSV slice that
+backfill spooled, with its row and line numbers in front) and stores the
+rows that are certainly valid without one Go call per row: into the
+embedded store with one INSERT ... SELECT ("insert"), or for ClickHouse as
+a Parquet file that ClickHouse reads itself ("spool").
 
 The Go event contract stays the judge. The checks in "go_rows" are a
 conservative subset of it: every row they pass, the contract accepts and
-normalises to the same event (backfill's differential test holds them to
-that). The rows they do not pass go to Go and through the contract, which
-stores or rejects them with its own message.
+normalises to the same event (backfill's differential tests hold them to
+that, for both targets). The rows they do not pass go to Go and through
+the contract, which stores or rejects them with its own message.
 
 Template data (backfill.bulkPlan): .Parquet or .CSV; .Field "name" is the
 quoted source column feeding an event field (.Col, "" when absent) and its
 kind (.Kind, from the column type); .Extras are the columns that become
-properties, each {Key: SQL string literal, Col: quoted column}.
+properties, each {Key: SQL string literal, Col: quoted column};
+.ClickHouse picks "spool" over "insert" and the stricter "number".
 Parameters: $1 the file, $2 and $3 the 1-based row range [from, to).
 */}}
 
