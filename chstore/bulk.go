@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 
@@ -54,7 +55,15 @@ func NewBulkInserter(dsn string, p Params) (b *BulkInserter, ok bool, err error)
 		headers["X-ClickHouse-User"] = opts.Auth.Username
 		headers["X-ClickHouse-Key"] = opts.Auth.Password
 	}
-	return &BulkInserter{client: &http.Client{Transport: transport}, endpoint: endpoint, headers: headers}, true, nil
+	// The DSN's read_timeout (clickhouse-go's default: 5 minutes) bounds an
+	// insert, as it bounds the row-by-row lane's: a step is stored whole
+	// even after Ctrl-C, so a server that stops answering must not hold the
+	// run forever.
+	timeout := opts.ReadTimeout
+	if timeout <= 0 {
+		timeout = 5 * time.Minute
+	}
+	return &BulkInserter{client: &http.Client{Transport: transport, Timeout: timeout}, endpoint: endpoint, headers: headers}, true, nil
 }
 
 // InsertParquet sends one Parquet file of size bytes as one insert, and
