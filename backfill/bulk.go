@@ -48,10 +48,13 @@ type bulkField struct {
 	CSV  bool
 }
 
-// bulkExtra is a column that becomes a key of properties.
+// bulkExtra is a column that becomes a key of properties; as a member of
+// properties (bulkPlan.Members), Props stands for the properties column's
+// own members instead.
 type bulkExtra struct {
-	Key string // SQL string literal
-	Col string // quoted column
+	Key   string // SQL string literal
+	Col   string // quoted column
+	Props bool
 }
 
 // bulkPlan is the template data of bulk.sql for one source.
@@ -63,6 +66,9 @@ type bulkPlan struct {
 	// to the embedded store ("insert").
 	ClickHouse bool
 	Extras     []bulkExtra
+	// Members are the members of properties in column order: the extras,
+	// and the properties column's own where it stands (Props).
+	Members []bulkExtra
 	// Stage is the table a CSV step is staged in ("" reads the source).
 	Stage  string
 	fields map[string]bulkField
@@ -81,6 +87,7 @@ func (p bulkPlan) Field(name string) bulkField {
 // contract would refuse as a property key.
 func newBulkPlan(p *plan, types []string, csv bool) (bp bulkPlan, ok bool) {
 	bp = bulkPlan{Parquet: !csv, CSV: csv, fields: map[string]bulkField{}}
+	props := false
 	for i, column := range p.columns {
 		field := p.fields[i]
 		if field == "" {
@@ -88,9 +95,16 @@ func newBulkPlan(p *plan, types []string, csv bool) (bp bulkPlan, ok bool) {
 				return bp, false
 			}
 			bp.Extras = append(bp.Extras, bulkExtra{Key: sqlfiles.QuoteString(column), Col: sqlfiles.QuoteIdent(column)})
+			bp.Members = append(bp.Members, bp.Extras[len(bp.Extras)-1])
 			continue
 		}
+		if field == fieldProperties {
+			bp.Members, props = append(bp.Members, bulkExtra{Props: true}), true
+		}
 		bp.fields[field] = bulkField{Col: sqlfiles.QuoteIdent(column), Kind: columnKind(field, types[i])}
+	}
+	if !props {
+		bp.Members = append(bp.Members, bulkExtra{Props: true})
 	}
 	if bp.fields[fieldEventID].Col == "" {
 		return bp, false

@@ -25,17 +25,23 @@ func TestBulkLaneMatchesRowByRowIntoClickHouse(t *testing.T) {
 	text, typed := edgeParquets(t, dir, csvPath)
 	for _, path := range []string{csvPath, text, typed} {
 		t.Run(filepath.Base(path), func(t *testing.T) {
-			bulk := bothLanesClickHouse(t, path)
+			bulk := bothLanesClickHouse(t, path, Mapping{})
 			if bulk.Bulk < 2900 {
 				t.Errorf("bulk lane took %d rows, want nearly all 3000 generated ones", bulk.Bulk)
 			}
 		})
 	}
+	t.Run("mapped.csv", func(t *testing.T) {
+		path, m := mappedCSV(t, dir)
+		if bulk := bothLanesClickHouse(t, path, m); bulk.Bulk < 1000 {
+			t.Errorf("bulk lane took %d rows, want most of the 2000", bulk.Bulk)
+		}
+	})
 }
 
 // bothLanesClickHouse loads path into two fresh ClickHouse databases,
 // through the bulk lane and row by row, and compares them.
-func bothLanesClickHouse(t *testing.T, path string) Summary {
+func bothLanesClickHouse(t *testing.T, path string, m Mapping) Summary {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -58,7 +64,7 @@ func bothLanesClickHouse(t *testing.T, path string) Summary {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cfg := Config{Sources: sources, Target: target, Contract: contract, RowByRow: rowByRow,
+		cfg := Config{Sources: sources, Mapping: m, Target: target, Contract: contract, RowByRow: rowByRow,
 			RejectsPath: filepath.Join(dir, "rejects-"+p.Database+".ndjson")}
 		if testing.Verbose() {
 			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))

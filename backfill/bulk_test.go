@@ -322,23 +322,31 @@ func TestBulkLaneMatchesRowByRowOnParquet(t *testing.T) {
 	}
 }
 
-func TestBulkLaneWithMappingAndExtraColumns(t *testing.T) {
-	dir := t.TempDir()
+// mappedCSV writes a CSV whose columns need --map and whose extra
+// columns become properties, some clashing with a key the properties
+// column holds.
+func mappedCSV(t *testing.T, dir string) (string, Mapping) {
+	t.Helper()
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
-	w.Write([]string{"id", "name", "uid", "tenant_id", "session_id", "timestamp", "plan", "country", "properties"})
+	// properties between two extra columns: its members go between theirs.
+	w.Write([]string{"id", "name", "uid", "tenant_id", "session_id", "timestamp", "plan", "properties", "country"})
 	for i := range 2000 {
 		plan, country := []string{"free", "pro", ""}[i%3], []string{"DE", "", "BR"}[i%3]
 		props := []string{"", `{"path":"/x"}`, `{"country":"clash"}`, `{"n":1}`}[i%4]
 		w.Write([]string{fmt.Sprintf("0193a8f0-0000-7000-8000-%012d", i), "click", fmt.Sprintf("u%d", i%50), "acme", "s1",
-			time.Date(2026, 9, 1, 0, 0, i, 0, time.UTC).Format(time.RFC3339), plan, country, props})
+			time.Date(2026, 9, 1, 0, 0, i, 0, time.UTC).Format(time.RFC3339), plan, props, country})
 	}
 	w.Flush()
-	path := writeFile(t, dir, "mapped.csv", buf.Bytes())
 	m, err := ParseMapping([]string{"event_id=id,event=name,user_id=uid,ts=timestamp"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return writeFile(t, dir, "mapped.csv", buf.Bytes()), m
+}
+
+func TestBulkLaneWithMappingAndExtraColumns(t *testing.T) {
+	path, m := mappedCSV(t, t.TempDir())
 	bulk, _ := bothLanes(t, path, Config{Mapping: m})
 	if bulk.Bulk < 1000 || bulk.Rejected == 0 {
 		t.Errorf("bulk took %d rows and %d were rejected; want most in bulk and the clashing keys rejected", bulk.Bulk, bulk.Rejected)

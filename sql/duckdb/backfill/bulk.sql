@@ -14,7 +14,10 @@ the contract, which stores or rejects them with its own message.
 Template data (backfill.bulkPlan): .Parquet or .CSV; .Field "name" is the
 quoted source column feeding an event field (.Col, "" when absent) and its
 kind (.Kind, from the column type); .Extras are the columns that become
-properties, each {Key: SQL string literal, Col: quoted column};
+properties, each {Key: SQL string literal, Col: quoted column}, and
+.Members the same with the properties column's own members among them
+({Props: true}), in column order: the order the contract's lane writes
+them in;
 .ClickHouse picks "spool" over "insert" and the stricter "number".
 Parameters: $1 the file, $2 and $3 the 1-based row range [from, to).
 */}}
@@ -88,8 +91,8 @@ SELECT
     {{- if .Extras}}
     CASE WHEN p_in IS NOT NULL AND NOT json_valid(p_in) THEN 'not json'
         WHEN list_has_any(coalesce(json_keys(p_in), []), [{{range $i, $e := .Extras}}{{if $i}}, {{end}}CASE WHEN {{if $.CSV}}nullif({{$e.Col}}, ''){{else}}{{$e.Col}}{{end}} IS NOT NULL THEN {{$e.Key}} END{{end}}]) THEN 'extra column clashes with a key'
-        ELSE '{' || concat_ws(',', nullif(substr(p_in, 2, length(p_in) - 2), ''){{range $e := .Extras}},
-            CASE WHEN {{if $.CSV}}nullif({{$e.Col}}, ''){{else}}{{$e.Col}}{{end}} IS NOT NULL THEN CAST(to_json({{$e.Key}}) AS VARCHAR) || ':' || CAST(to_json({{if $.CSV}}nullif({{$e.Col}}, ''){{else}}{{$e.Col}}{{end}}) AS VARCHAR) END{{end}}) || '}' END AS n_props,
+        ELSE '{' || concat_ws(',', {{range $i, $m := .Members}}{{if $i}},{{end}}
+            {{if $m.Props}}nullif(substr(p_in, 2, length(p_in) - 2), ''){{else}}CASE WHEN {{if $.CSV}}nullif({{$m.Col}}, ''){{else}}{{$m.Col}}{{end}} IS NOT NULL THEN CAST(to_json({{$m.Key}}) AS VARCHAR) || ':' || CAST(to_json({{if $.CSV}}nullif({{$m.Col}}, ''){{else}}{{$m.Col}}{{end}}) AS VARCHAR) END{{end}}{{end}}) || '}' END AS n_props,
     {{- else}}
     p_in AS n_props,
     {{- end}}
