@@ -60,7 +60,7 @@ var chParamRef = regexp.MustCompile(`\{([A-Za-z_][A-Za-z0-9_]*):([^}]+)\}`)
 
 // Query implements Backend.
 func (c *ClickHouse) Query(ctx context.Context, statement string, params Params) (*output.Table, error) {
-	text := sqlfiles.Statement(sqlfiles.ClickHouse, statement)
+	text := sqlfiles.Composed(sqlfiles.ClickHouse, statement)
 	bound := clickhouse.Parameters{}
 	for _, m := range chParamRef.FindAllStringSubmatch(text, -1) {
 		name, typ := m[1], strings.TrimSpace(m[2])

@@ -117,7 +117,7 @@ var paramRef = regexp.MustCompile(`\$([A-Za-z_][A-Za-z0-9_]*)`)
 
 // Query implements Backend.
 func (e *Embedded) Query(ctx context.Context, statement string, params Params) (*output.Table, error) {
-	text := sqlfiles.Statement(sqlfiles.DuckDB, statement)
+	text := sqlfiles.Composed(sqlfiles.DuckDB, statement)
 	if e.behind > 0 && !e.warned && (strings.Contains(text, "user_days") || strings.Contains(text, "user_event_days")) {
 		e.warned = true
 		slog.Warn("the rollups miss recent events (the gateway stopped before refreshing them); metrics read from them undercount until pulse ingest runs again on this file",

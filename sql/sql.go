@@ -3,6 +3,8 @@
 // Go code binds parameters to these files. Where a statement needs
 // identifiers only known at run time (backfill's column mapping), the file
 // is a text/template that says where they go, and Go supplies them quoted.
+// Pieces several statements of a folder share (the metrics' time buckets,
+// say) live once in dialect/parts/<folder>.sql, which Composed expands.
 package sql
 
 import (
@@ -41,6 +43,21 @@ func Statement(d Dialect, name string) string {
 // are statements. Like Statement, a missing or broken file panics.
 func Template(d Dialect, name string) *template.Template {
 	return template.Must(template.New(name).Option("missingkey=error").Parse(Statement(d, name)))
+}
+
+// Composed returns dialect/name with the shared pieces of its folder,
+// dialect/parts/<folder>.sql, expanded where it uses them ({{template
+// "buckets"}}). Like Statement, a missing or broken file panics.
+func Composed(d Dialect, name string) string {
+	folder, _, _ := strings.Cut(name, "/")
+	t := template.New(name).Option("missingkey=error")
+	template.Must(t.Parse(Statement(d, "parts/"+folder)))
+	template.Must(t.Parse(Statement(d, name)))
+	var b strings.Builder
+	if err := t.Execute(&b, nil); err != nil {
+		panic(fmt.Sprintf("sql: expand %s/%s: %v", d, name, err))
+	}
+	return b.String()
 }
 
 // QuoteIdent quotes an identifier for DuckDB.

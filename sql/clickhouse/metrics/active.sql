@@ -21,11 +21,7 @@ WITH
           AND day BETWEEN {first_day:Date} - 29 AND {last_day:Date}
         GROUP BY tenant_id, day
     ),
-    tenants AS (
-        SELECT assumeNotNull({tenant:Nullable(String)}) AS tenant_id WHERE {tenant:Nullable(String)} IS NOT NULL
-        UNION DISTINCT
-        SELECT DISTINCT tenant_id FROM daily WHERE {tenant:Nullable(String)} IS NULL
-    ),
+    {{template "tenants" "daily"}},
     days AS (
         SELECT tenant_id, p_first_day + toIntervalDay(n) AS day
         FROM tenants

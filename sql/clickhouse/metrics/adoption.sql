@@ -37,11 +37,7 @@ WITH
           AND day <= {last_day:Date}
         GROUP BY tenant_id, user_id
     ),
-    tenants AS (
-        SELECT assumeNotNull({tenant:Nullable(String)}) AS tenant_id WHERE {tenant:Nullable(String)} IS NOT NULL
-        UNION DISTINCT
-        SELECT DISTINCT tenant_id FROM active WHERE {tenant:Nullable(String)} IS NULL
-    ),
+    {{template "tenants" "active"}},
     p0 AS (
         SELECT multiIf(p_period = 'day', p_first_day, p_period = 'week', toMonday(p_first_day), toStartOfMonth(p_first_day)) AS first_p,
                multiIf(p_period = 'day', p_last_day, p_period = 'week', toMonday(p_last_day), toStartOfMonth(p_last_day)) AS last_p

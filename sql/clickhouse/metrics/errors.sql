@@ -5,7 +5,7 @@
 --   * the condition's value is map[key] when the key is present and its
 --     text is not '' (JSON null is stored as ''), else NULL, like DuckDB's
 --     ->> on a missing key or a JSON null; toFloat64OrNull is TRY_CAST;
---   * buckets as in events.sql (DateTime('UTC') starts, weeks from Monday).
+--   * buckets, tenants and the condition: sql/clickhouse/parts/metrics.sql.
 WITH
     fromUnixTimestamp64Milli(toInt64({start_ms:Int64}), 'UTC') AS start_ts,
     fromUnixTimestamp64Milli(toInt64({end_ms:Int64}) - 1, 'UTC') AS last_ts,
@@ -15,10 +15,7 @@ WITH
     {where_text:Nullable(String)} AS where_text,
     selected AS (
         SELECT e.tenant_id AS tenant_id,
-               multiIf(iv = 'hour', toStartOfHour(toDateTime(e.ts, 'UTC')),
-                       iv = 'day', toDateTime(toDate(e.ts), 'UTC'),
-                       iv = 'week', toDateTime(toMonday(e.ts), 'UTC'),
-                       toDateTime(toStartOfMonth(e.ts), 'UTC')) AS bucket,
+               {{template "bucket_start" "e.ts"}} AS bucket,
                if({where_source:Nullable(String)} = 'properties',
                   if(mapContains(e.properties, assumeNotNull({where_key:Nullable(String)})) AND e.properties[assumeNotNull({where_key:Nullable(String)})] != '',
                      e.properties[assumeNotNull({where_key:Nullable(String)})], NULL),
@@ -32,48 +29,12 @@ WITH
     ),
     stats AS (
         SELECT tenant_id, bucket, toInt64(count()) AS events,
-               toInt64(countIf(coalesce(
-                   if(where_number IS NOT NULL,
-                      multiIf(where_op = '=', toFloat64OrNull(w) = where_number,
-                              where_op = '!=', toFloat64OrNull(w) != where_number,
-                              where_op = '<', toFloat64OrNull(w) < where_number,
-                              where_op = '<=', toFloat64OrNull(w) <= where_number,
-                              where_op = '>', toFloat64OrNull(w) > where_number,
-                              where_op = '>=', toFloat64OrNull(w) >= where_number, NULL),
-                      multiIf(where_op = '=', w = where_text,
-                              where_op = '!=', w != where_text,
-                              where_op = '<', w < where_text,
-                              where_op = '<=', w <= where_text,
-                              where_op = '>', w > where_text,
-                              where_op = '>=', w >= where_text, NULL)),
-                   false))) AS errors
+               toInt64(countIf({{template "condition"}})) AS errors
         FROM selected
         GROUP BY tenant_id, bucket
     ),
-    tenants AS (
-        SELECT assumeNotNull({tenant:Nullable(String)}) AS tenant_id WHERE {tenant:Nullable(String)} IS NOT NULL
-        UNION DISTINCT
-        SELECT DISTINCT toString(tenant_id) FROM stats WHERE {tenant:Nullable(String)} IS NULL
-    ),
-    b0 AS (
-        SELECT multiIf(iv = 'hour', toStartOfHour(toDateTime(start_ts, 'UTC')),
-                       iv = 'day', toDateTime(toDate(start_ts), 'UTC'),
-                       iv = 'week', toDateTime(toMonday(start_ts), 'UTC'),
-                       toDateTime(toStartOfMonth(start_ts), 'UTC')) AS first_b,
-               multiIf(iv = 'hour', toStartOfHour(toDateTime(last_ts, 'UTC')),
-                       iv = 'day', toDateTime(toDate(last_ts), 'UTC'),
-                       iv = 'week', toDateTime(toMonday(last_ts), 'UTC'),
-                       toDateTime(toStartOfMonth(last_ts), 'UTC')) AS last_b
-    ),
-    buckets AS (
-        SELECT if(iv = 'month', addMonths(first_b, n),
-                  first_b + toIntervalSecond(n * multiIf(iv = 'hour', 3600, iv = 'day', 86400, 604800))) AS bucket
-        FROM b0
-        ARRAY JOIN range(toUInt64(multiIf(iv = 'hour', dateDiff('hour', first_b, last_b),
-                                          iv = 'day', dateDiff('day', first_b, last_b),
-                                          iv = 'week', intDiv(dateDiff('day', first_b, last_b), 7),
-                                          dateDiff('month', first_b, last_b)) + 1)) AS n
-    )
+    {{template "tenants" "stats"}},
+    {{template "buckets"}}
 SELECT t.tenant_id AS tenant_id, b.bucket AS bucket,
        coalesce(s.events, 0) AS events,
        coalesce(s.errors, 0) AS errors,

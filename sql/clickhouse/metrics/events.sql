@@ -13,10 +13,7 @@ WITH
     {interval:String} AS iv,
     selected AS (
         SELECT e.tenant_id AS tenant_id, toString(e.event) AS event, e.user_id AS user_id,
-               multiIf(iv = 'hour', toStartOfHour(toDateTime(e.ts, 'UTC')),
-                       iv = 'day', toDateTime(toDate(e.ts), 'UTC'),
-                       iv = 'week', toDateTime(toMonday(e.ts), 'UTC'),
-                       toDateTime(toStartOfMonth(e.ts), 'UTC')) AS bucket,
+               {{template "bucket_start" "e.ts"}} AS bucket,
                if({by_key:Nullable(String)} IS NULL, NULL,
                   if({by_source:Nullable(String)} = 'properties',
                      if(mapContains(e.properties, assumeNotNull({by_key:Nullable(String)})) AND e.properties[assumeNotNull({by_key:Nullable(String)})] != '',
@@ -52,25 +49,7 @@ WITH
     series AS (
         SELECT DISTINCT tenant_id, event, value, value_rank FROM counts
     ),
-    b0 AS (
-        SELECT multiIf(iv = 'hour', toStartOfHour(toDateTime(start_ts, 'UTC')),
-                       iv = 'day', toDateTime(toDate(start_ts), 'UTC'),
-                       iv = 'week', toDateTime(toMonday(start_ts), 'UTC'),
-                       toDateTime(toStartOfMonth(start_ts), 'UTC')) AS first_b,
-               multiIf(iv = 'hour', toStartOfHour(toDateTime(last_ts, 'UTC')),
-                       iv = 'day', toDateTime(toDate(last_ts), 'UTC'),
-                       iv = 'week', toDateTime(toMonday(last_ts), 'UTC'),
-                       toDateTime(toStartOfMonth(last_ts), 'UTC')) AS last_b
-    ),
-    buckets AS (
-        SELECT if(iv = 'month', addMonths(first_b, n),
-                  first_b + toIntervalSecond(n * multiIf(iv = 'hour', 3600, iv = 'day', 86400, 604800))) AS bucket
-        FROM b0
-        ARRAY JOIN range(toUInt64(multiIf(iv = 'hour', dateDiff('hour', first_b, last_b),
-                                          iv = 'day', dateDiff('day', first_b, last_b),
-                                          iv = 'week', intDiv(dateDiff('day', first_b, last_b), 7),
-                                          dateDiff('month', first_b, last_b)) + 1)) AS n
-    )
+    {{template "buckets"}}
 SELECT s.tenant_id AS tenant_id, b.bucket AS bucket, s.event AS event, s.value AS value,
        coalesce(c.events, 0) AS events,
        coalesce(c.users, 0) AS users

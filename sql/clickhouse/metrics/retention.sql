@@ -43,11 +43,7 @@ WITH
     sizes AS (
         SELECT tenant_id, cohort, toInt64(count()) AS users FROM members GROUP BY tenant_id, cohort
     ),
-    tenants AS (
-        SELECT assumeNotNull({tenant:Nullable(String)}) AS tenant_id WHERE {tenant:Nullable(String)} IS NOT NULL
-        UNION DISTINCT
-        SELECT DISTINCT tenant_id FROM members WHERE {tenant:Nullable(String)} IS NULL
-    ),
+    {{template "tenants" "members"}},
     c0 AS (
         SELECT if(p_period = 'week', toMonday(p_first_day), p_first_day) AS first_c,
                if(p_period = 'week', toMonday(p_last_day), p_last_day) AS last_c

@@ -40,11 +40,7 @@ firsts AS (
       AND r.day <= CAST($last_day AS DATE)
     GROUP BY ALL
 ),
-tenants AS (
-    SELECT tenant AS tenant_id FROM params WHERE tenant IS NOT NULL
-    UNION
-    SELECT DISTINCT tenant_id FROM active, params WHERE params.tenant IS NULL
-),
+{{template "tenants" "active"}},
 periods AS (
     SELECT t.tenant_id, CAST(g.period_start AS DATE) AS period_start
     FROM tenants t,

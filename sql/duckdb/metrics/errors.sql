@@ -36,39 +36,12 @@ selected AS (
 ),
 stats AS (
     SELECT tenant_id, bucket, count(*) AS events,
-           count(*) FILTER (WHERE coalesce(CASE
-              WHEN where_number IS NOT NULL THEN CASE where_op
-                  WHEN '=' THEN TRY_CAST(w AS DOUBLE) = where_number
-                  WHEN '!=' THEN TRY_CAST(w AS DOUBLE) != where_number
-                  WHEN '<' THEN TRY_CAST(w AS DOUBLE) < where_number
-                  WHEN '<=' THEN TRY_CAST(w AS DOUBLE) <= where_number
-                  WHEN '>' THEN TRY_CAST(w AS DOUBLE) > where_number
-                  WHEN '>=' THEN TRY_CAST(w AS DOUBLE) >= where_number END
-              ELSE CASE where_op
-                  WHEN '=' THEN w = where_text
-                  WHEN '!=' THEN w != where_text
-                  WHEN '<' THEN w < where_text
-                  WHEN '<=' THEN w <= where_text
-                  WHEN '>' THEN w > where_text
-                  WHEN '>=' THEN w >= where_text END
-          END, false)) AS errors
+           count(*) FILTER (WHERE {{template "condition"}}) AS errors
     FROM selected
     GROUP BY tenant_id, bucket
 ),
-tenants AS (
-    SELECT tenant AS tenant_id FROM params WHERE tenant IS NOT NULL
-    UNION
-    SELECT DISTINCT tenant_id FROM stats, params WHERE params.tenant IS NULL
-),
-buckets AS (
-    SELECT unnest(generate_series(
-        date_trunc(p.iv, p.start_ts),
-        date_trunc(p.iv, p.end_ts - INTERVAL 1 MILLISECOND),
-        CASE p.iv WHEN 'hour' THEN INTERVAL 1 HOUR WHEN 'day' THEN INTERVAL 1 DAY
-                  WHEN 'week' THEN INTERVAL 7 DAY ELSE INTERVAL 1 MONTH END
-    )) AS bucket
-    FROM params p
-)
+{{template "tenants" "stats"}},
+{{template "buckets"}}
 SELECT t.tenant_id, b.bucket,
        CAST(coalesce(s.events, 0) AS BIGINT) AS events,
        CAST(coalesce(s.errors, 0) AS BIGINT) AS errors,

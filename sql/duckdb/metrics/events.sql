@@ -59,15 +59,7 @@ series AS (
     FROM (SELECT DISTINCT tenant_id, event, value FROM counts) c
     LEFT JOIN ranked r ON r.tenant_id = c.tenant_id AND r.event = c.event AND r.value = c.value AND r.rank <= CAST($top AS INTEGER)
 ),
-buckets AS (
-    SELECT unnest(generate_series(
-        date_trunc(p.iv, p.start_ts),
-        date_trunc(p.iv, p.end_ts - INTERVAL 1 MILLISECOND),
-        CASE p.iv WHEN 'hour' THEN INTERVAL 1 HOUR WHEN 'day' THEN INTERVAL 1 DAY
-                  WHEN 'week' THEN INTERVAL 7 DAY ELSE INTERVAL 1 MONTH END
-    )) AS bucket
-    FROM params p
-)
+{{template "buckets"}}
 SELECT s.tenant_id, b.bucket, s.event, s.value,
        coalesce(c.events, 0) AS events,
        coalesce(c.users, 0) AS users

@@ -53,11 +53,7 @@ returned AS (
 sizes AS (
     SELECT tenant_id, cohort, count(*) AS users FROM members GROUP BY ALL
 ),
-tenants AS (
-    SELECT tenant AS tenant_id FROM params WHERE tenant IS NOT NULL
-    UNION
-    SELECT DISTINCT tenant_id FROM members, params WHERE params.tenant IS NULL
-),
+{{template "tenants" "members"}},
 cohorts AS (
     SELECT t.tenant_id,
            CAST(date_trunc(p.period, p.first_day) AS DATE) + CAST(c.i * p.period_days AS INTEGER) AS cohort
