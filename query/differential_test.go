@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/pulse-analytics/pulse/chstore"
 	"github.com/pulse-analytics/pulse/gen"
@@ -87,27 +88,7 @@ func TestDifferentialEmbeddedVsClickHouse(t *testing.T) {
 	defer emb.Close()
 
 	// ClickHouse, in a database of this test.
-	conn, err := chstore.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := chstore.DefaultParams()
-	var suffix [4]byte
-	if _, err := rand.Read(suffix[:]); err != nil {
-		t.Fatal(err)
-	}
-	p.Database = "pulse_diff_" + hex.EncodeToString(suffix[:])
-	p.Topic, p.ConsumerGroup = p.Database, p.Database
-	ch := NewClickHouse(conn, p.Database)
-	t.Cleanup(func() {
-		if err := conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+p.Database+" SYNC"); err != nil {
-			t.Errorf("drop test database: %v", err)
-		}
-		ch.Close()
-	})
-	if _, err := chstore.Apply(ctx, conn, p); err != nil {
-		t.Fatal(err)
-	}
+	conn, p, ch := clickhouseTestDB(t, dsn)
 	const batch = 50_000
 	for i := 0; i < len(events); i += batch {
 		if err := chstore.InsertEvents(ctx, conn, p, events[i:min(i+batch, len(events))]); err != nil {
@@ -421,13 +402,12 @@ func TestDifferentialEdgeCases(t *testing.T) {
 	}
 }
 
-// loadBoth stores events in a new embedded store and in a fresh ClickHouse
-// database (dropped when the test ends) and opens a backend on each.
-func loadBoth(t *testing.T, events []ingest.Event) (*Embedded, *ClickHouse) {
+// clickhouseTestDB creates a fresh database with pulse's schema on the
+// test ClickHouse, dropped when the test ends, and opens a backend on it.
+func clickhouseTestDB(t *testing.T, dsn string) (driver.Conn, chstore.Params, *ClickHouse) {
 	t.Helper()
 	ctx := context.Background()
-	emb := openFixture(t, events)
-	conn, err := chstore.Open(ctx, os.Getenv("PULSE_TEST_CLICKHOUSE_DSN"))
+	conn, err := chstore.Open(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -448,6 +428,16 @@ func loadBoth(t *testing.T, events []ingest.Event) (*Embedded, *ClickHouse) {
 	if _, err := chstore.Apply(ctx, conn, p); err != nil {
 		t.Fatal(err)
 	}
+	return conn, p, ch
+}
+
+// loadBoth stores events in a new embedded store and in a fresh ClickHouse
+// database (dropped when the test ends) and opens a backend on each.
+func loadBoth(t *testing.T, events []ingest.Event) (*Embedded, *ClickHouse) {
+	t.Helper()
+	ctx := context.Background()
+	emb := openFixture(t, events)
+	conn, p, ch := clickhouseTestDB(t, os.Getenv("PULSE_TEST_CLICKHOUSE_DSN"))
 	if err := chstore.InsertEvents(ctx, conn, p, events); err != nil {
 		t.Fatal(err)
 	}
