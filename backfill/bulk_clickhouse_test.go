@@ -85,7 +85,7 @@ func bothLanesClickHouse(t *testing.T, path string, m Mapping) Summary {
 	if !reflect.DeepEqual(rejects[0], rejects[1]) {
 		t.Errorf("rejects differ:\nonly bulk:\n%s\nonly row by row:\n%s", strings.Join(missing(rejects[0], rejects[1]), "\n"), strings.Join(missing(rejects[1], rejects[0]), "\n"))
 	}
-	if bulk.Rows != rowByRow.Rows || bulk.Loaded != rowByRow.Loaded || bulk.Rejected != rowByRow.Rejected {
+	if bulk.Rows != rowByRow.Rows || bulk.Loaded != rowByRow.Loaded || bulk.Rejected != rowByRow.Rejected || bulk.DuplicatesKnown || rowByRow.DuplicatesKnown {
 		t.Errorf("summaries differ: bulk %+v, row by row %+v", bulk, rowByRow)
 	}
 	if bulk.Rejected == 0 {

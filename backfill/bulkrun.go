@@ -294,6 +294,9 @@ func (r *run) bulkStep(ctx context.Context, l *bulkLoader, bs bulkSource, step b
 	if err != nil {
 		return &bulkFallback{err}
 	}
+	if l.ch != nil {
+		r.summary.DuplicatesKnown = false // ClickHouse merges copies away unseen
+	}
 	fast := c.fast(step)
 	loaded, dups, rejected := inserted, fast-inserted, int64(0)
 	store := func(chunks []*chunk) error {
@@ -365,7 +368,6 @@ func (r *run) storeContractRows(ctx context.Context, l *bulkLoader, chunks []*ch
 	}
 	if l.st == nil {
 		l.deferred = append(l.deferred, events...)
-		r.summary.DuplicatesKnown = false
 		return int64(len(events)), 0, rejected, nil
 	}
 	n, err := l.st.InsertEvents(context.WithoutCancel(ctx), events)
