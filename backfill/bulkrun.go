@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -76,8 +75,10 @@ func (r *run) bulkFile(ctx context.Context, src Source, key sourceKey, cp *Check
 			return false, fmt.Errorf("create a spool directory for the bulk lane: %w", err)
 		}
 		defer os.RemoveAll(dir)
-		if db, err = openCheckDB(dir); err != nil {
-			return false, err
+		// One core less than the machine's: the other is the
+		// contract's, or a local server's.
+		if db, err = openPrivateDuckDB(checkMemoryLimit, max(1, runtime.NumCPU()-1), dir); err != nil {
+			return false, fmt.Errorf("open DuckDB to check files: %w", err)
 		}
 		defer db.Close()
 		spoolDir = dir
@@ -264,20 +265,6 @@ func newSpoolDir() (string, error) {
 		}
 	}
 	return os.MkdirTemp("", fmt.Sprintf("%s%d-*", spoolPrefix, os.Getpid()))
-}
-
-// openCheckDB opens the private, in-memory DuckDB of a ClickHouse bulk
-// load.
-func openCheckDB(spoolDir string) (*dbsql.DB, error) {
-	params := url.Values{}
-	params.Set("memory_limit", checkMemoryLimit)
-	params.Set("threads", fmt.Sprint(max(1, runtime.NumCPU()-1)))
-	params.Set("temp_directory", spoolDir)
-	db, err := dbsql.Open("duckdb", "?"+params.Encode())
-	if err != nil {
-		return nil, fmt.Errorf("open DuckDB to check files: %w", err)
-	}
-	return db, nil
 }
 
 // bulkFallback hands a source back to the row-by-row lane.

@@ -239,13 +239,22 @@ type parquetReader struct {
 // ParquetMemoryLimit caps the reading DuckDB's memory.
 const ParquetMemoryLimit = "128MB"
 
-func newParquetReader(ctx context.Context, path string, m Mapping) (*parquetReader, error) {
+// openPrivateDuckDB opens an in-memory DuckDB of the run's own, its
+// memory and threads capped; tempDir, when set, is where it spills.
+func openPrivateDuckDB(memoryLimit string, threads int, tempDir string) (*dbsql.DB, error) {
 	params := url.Values{}
-	params.Set("memory_limit", ParquetMemoryLimit)
+	params.Set("memory_limit", memoryLimit)
+	params.Set("threads", fmt.Sprint(threads))
+	if tempDir != "" {
+		params.Set("temp_directory", tempDir)
+	}
+	return dbsql.Open("duckdb", "?"+params.Encode())
+}
+
+func newParquetReader(ctx context.Context, path string, m Mapping) (*parquetReader, error) {
 	// One thread keeps rows in file order and leaves the other core to the
 	// contract checks.
-	params.Set("threads", "1")
-	db, err := dbsql.Open("duckdb", "?"+params.Encode())
+	db, err := openPrivateDuckDB(ParquetMemoryLimit, 1, "")
 	if err != nil {
 		return nil, fmt.Errorf("open DuckDB to read Parquet: %w", err)
 	}
