@@ -87,12 +87,12 @@ func (r *run) bulkFile(ctx context.Context, src Source, key sourceKey, cp *Check
 	var plan bulkPlan
 	var ok bool
 	var err error
-	rows := r.bulkStepRows(src.Format, ch != nil)
+	sizes := r.bulkStepSizes(src.Format, ch != nil)
 	switch src.Format {
 	case FormatParquet:
-		bs, plan, ok, err = r.openBulkParquet(ctx, src.Path, rows)
+		bs, plan, ok, err = r.openBulkParquet(ctx, src.Path, sizes)
 	case FormatCSV:
-		bs, plan, ok, err = r.openBulkCSV(src, spoolDir, st != nil, rows)
+		bs, plan, ok, err = r.openBulkCSV(src, spoolDir, st != nil, sizes)
 	default:
 		return false, nil
 	}

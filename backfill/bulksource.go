@@ -5,15 +5,15 @@ import (
 	"sync/atomic"
 )
 
-// parquetSteps walks a Parquet file in steps of whole row-group slices.
+// parquetSteps walks a Parquet file in steps of rows.
 type parquetSteps struct {
 	pr       *parquetReader
-	rows     int64 // per step
-	steps    int   // steps taken
+	sizes    stepSizes
+	steps    int // steps taken
 	doneRows atomic.Int64
 }
 
-func (r *run) openBulkParquet(ctx context.Context, path string, rows int64) (bulkSource, bulkPlan, bool, error) {
+func (r *run) openBulkParquet(ctx context.Context, path string, sizes stepSizes) (bulkSource, bulkPlan, bool, error) {
 	pr, err := newParquetReader(ctx, path, r.cfg.Mapping)
 	if err != nil {
 		return nil, bulkPlan{}, false, err
@@ -23,55 +23,66 @@ func (r *run) openBulkParquet(ctx context.Context, path string, rows int64) (bul
 		pr.Close()
 		return nil, plan, false, nil
 	}
-	return &parquetSteps{pr: pr, rows: rows}, plan, true, nil
+	return &parquetSteps{pr: pr, sizes: sizes}, plan, true, nil
 }
 
+// next cuts the step at its size whatever the file's row groups: the
+// target's row groups, not the file's, decide what a step costs (DuckDB
+// decodes a row group that two steps share twice, for a fraction of that).
 func (ps *parquetSteps) next(_ context.Context, skip int64) (bulkStep, bool, error) {
 	pr := ps.pr
-	// pr.ranges are contiguous 0-based slices of row groups; a step joins
-	// them up to ps.rows.
-	from, to, ok := pr.nextRange(skip)
+	// pr.ranges tile the rows still to read, 0-based and contiguous.
+	from, end, ok := pr.nextRange(skip)
 	if !ok {
 		return bulkStep{}, false, nil
 	}
-	rows := stepSize(ps.rows, ps.steps)
+	to := from + ps.sizes.size(ps.steps)
 	ps.steps++
-	if to-from > rows {
-		pr.ranges = append([][2]int64{{from + rows, to}}, pr.ranges...)
-		to = from + rows
-	}
-	for len(pr.ranges) > 0 && pr.ranges[0][1]-from <= rows {
-		to = pr.ranges[0][1]
+	pr.ranges = append([][2]int64{{from, end}}, pr.ranges...)
+	for len(pr.ranges) > 0 && pr.ranges[0][1] <= to {
 		pr.ranges = pr.ranges[1:]
 	}
-	return bulkStep{path: pr.path, from: from + 1, to: to + 1}, true, nil
-}
-
-// stepSize is the size of step n (from 0) of a run: the first three are
-// an eighth, a quarter and a half of the others, so that the pipeline (the
-// target stores step n while DuckDB checks step n+1) fills quickly. The
-// first check is the only one nothing overlaps, and storing a row costs
-// the target at least twice what checking it costs DuckDB, so each step
-// may be twice the one before and still be checked in time.
-func stepSize(rows int64, n int) int64 {
-	if n < 3 {
-		return max(rows>>(3-n), 1)
+	if len(pr.ranges) > 0 && pr.ranges[0][0] < to {
+		pr.ranges[0][0] = to
 	}
-	return rows
+	return bulkStep{path: pr.path, from: from + 1, to: min(to, pr.total) + 1}, true, nil
 }
 
-// bulkStepRows is the configured rows per step, or the default for the
-// format and target.
-func (r *run) bulkStepRows(format Format, clickhouse bool) int64 {
+// stepSizes sizes the steps of a file's bulk load.
+type stepSizes struct {
+	rows int64 // rows per step once the pipeline is full
+	unit int64 // every step is a whole number of these: the target's row group
+}
+
+// size is the rows of step n (from 0) of a run: the first three are an
+// eighth, a quarter and a half of the others (rounded to whole units, at
+// least one), so that the pipeline (the target stores step n while DuckDB
+// checks step n+1) fills quickly. The first check is the only one nothing
+// overlaps, and storing a row costs the target at least twice what
+// checking it costs DuckDB, so each step may be twice the one before and
+// still be checked in time.
+func (s stepSizes) size(n int) int64 {
+	rows := s.rows
+	if n < 3 {
+		rows >>= 3 - n
+	}
+	unit := max(s.unit, 1)
+	return max(unit, rows/unit*unit)
+}
+
+// bulkStepSizes is the configured rows per step, or the default for the
+// format and target; the embedded store's defaults come in whole row
+// groups.
+func (r *run) bulkStepSizes(format Format, clickhouse bool) stepSizes {
 	switch {
 	case r.cfg.BulkRows > 0:
-		return int64(r.cfg.BulkRows)
+		return stepSizes{rows: int64(r.cfg.BulkRows)}
 	case clickhouse:
-		return BulkClickHouseRows
+		return stepSizes{rows: BulkClickHouseRows}
 	case format == FormatCSV:
-		return BulkCSVRows
+		return stepSizes{rows: BulkCSVRows, unit: storeRowGroupRows}
 	}
-	return BulkParquetRows
+	return stepSizes{rows: BulkParquetRows, unit: storeRowGroupRows}
 }
 
 func (ps *parquetSteps) rowPlan() (*plan, bool) { return &ps.pr.plan, ps.pr.tsRendered }

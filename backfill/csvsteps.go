@@ -28,8 +28,8 @@ type csvSteps struct {
 	row    int64 // data records read
 	line   int64 // lines read
 	skips  int64
-	rows   int64 // per step
-	steps  int   // steps taken
+	sizes  stepSizes
+	steps  int // steps taken
 	// spooled are the slices written and not yet done with.
 	spooled map[string]bool
 	out     []byte
@@ -41,7 +41,7 @@ var crlf = []byte("\r\n")
 // both read * as the varying part).
 const slicePattern = ".pulse-backfill-slice-*.csv"
 
-func (r *run) openBulkCSV(src Source, dir string, besideStore bool, rows int64) (bulkSource, bulkPlan, bool, error) {
+func (r *run) openBulkCSV(src Source, dir string, besideStore bool, sizes stepSizes) (bulkSource, bulkPlan, bool, error) {
 	// Slices a killed run left beside the store: this process holds the
 	// store, so no other backfill is spooling there.
 	if stale, _ := filepath.Glob(filepath.Join(dir, slicePattern)); besideStore && len(stale) > 0 {
@@ -54,7 +54,7 @@ func (r *run) openBulkCSV(src Source, dir string, besideStore bool, rows int64) 
 	if err != nil {
 		return nil, bulkPlan{}, false, err
 	}
-	cs := &csvSteps{in: in, dir: dir, spooled: map[string]bool{}, rows: rows}
+	cs := &csvSteps{in: in, dir: dir, spooled: map[string]bool{}, sizes: sizes}
 	rec, err := cs.record()
 	if errors.Is(err, io.EOF) {
 		in.Close()
@@ -123,7 +123,7 @@ func (cs *csvSteps) next(_ context.Context, skip int64) (bulkStep, bool, error) 
 	cw.Write(append([]string{"__pulse_row", "__pulse_line"}, cs.header...))
 	cw.Flush()
 	step := bulkStep{path: f.Name()}
-	rows := stepSize(cs.rows, cs.steps)
+	rows := cs.sizes.size(cs.steps)
 	cs.steps++
 	var readErr error
 	for step.to-step.from < rows {

@@ -119,6 +119,17 @@ func (s *Store) Close() error {
 	return errors.Join(errs...)
 }
 
+// Checkpoint moves what the write-ahead log holds into the store file.
+// A bulk load calls it before it reports done: DuckDB would otherwise do
+// it on Close, after the load's timing, and the next open would replay
+// the log.
+func (s *Store) Checkpoint(ctx context.Context) error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	_, err := s.DB.ExecContext(ctx, sqlfiles.Statement(sqlfiles.DuckDB, "ingest/checkpoint"))
+	return err
+}
+
 // Insert stores events and brings the rollups up to date before it
 // returns. It skips events already stored (same tenant_id, event_id and ts)
 // and events repeated in the slice, and returns how many were new.
