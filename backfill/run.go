@@ -256,7 +256,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 
 	stopProgress := r.startProgress()
 	err := r.files(ctx)
-	if cp, ok := cfg.Target.(interface{ Checkpoint(context.Context) error }); ok && err == nil {
+	if cp, ok := cfg.Target.(checkpointer); ok && err == nil {
 		// The loaded rows are committed already; a failed checkpoint
 		// leaves them in the log, which the next open replays.
 		start := time.Now()

@@ -35,6 +35,12 @@ type Target interface {
 	Close() error
 }
 
+// checkpointer is a target with work left for its Close (the embedded
+// store's checkpoint) that a run does before it reports its time.
+type checkpointer interface {
+	Checkpoint(ctx context.Context) error
+}
+
 // SchemaError means the target lacks pulse's schema; the message says how
 // to apply it.
 type SchemaError struct{ Err error }
