@@ -311,10 +311,7 @@ func (r *run) bulkStep(ctx context.Context, l *bulkLoader, bs bulkSource, step b
 	r.summary.Duplicates += dups
 	r.summary.Bulk += fast
 	cp.Rows, cp.Loaded, cp.Rejected = step.to-1, cp.Loaded+loaded, cp.Rejected+rejected
-	if limit := r.cfg.MaxRejects; limit.kind == limitCount && float64(r.rejected.Load()) > limit.value {
-		return fmt.Errorf("%w: %d rows rejected, more than --max-rejects %s (see %s); the rows stored before stay stored", ErrTooManyRejects, r.rejected.Load(), limit, r.cfg.RejectsPath)
-	}
-	return nil
+	return r.checkRejectCount(r.rejected.Load())
 }
 
 // decodeContractRows reads the listed rows of a step and passes them

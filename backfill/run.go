@@ -210,6 +210,20 @@ type run struct {
 	journals []string
 }
 
+// checkRejectCount fails the run once more rows than a --max-rejects count
+// are rejected (a percentage is judged at the end).
+func (r *run) checkRejectCount(rejected int64) error {
+	limit := r.cfg.MaxRejects
+	if limit.kind != limitCount || float64(rejected) <= limit.value {
+		return nil
+	}
+	rows := "rows"
+	if rejected == 1 {
+		rows = "row"
+	}
+	return fmt.Errorf("%w: %d %s rejected, more than --max-rejects %s (see %s); the rows stored before stay stored", ErrTooManyRejects, rejected, rows, limit, r.cfg.RejectsPath)
+}
+
 // Run loads every source, in order, and returns what it did; the summary
 // is valid also when it returns an error.
 func Run(ctx context.Context, cfg Config) (Summary, error) {
@@ -485,8 +499,7 @@ func (r *run) file(ctx context.Context, src Source) error {
 		rejected := r.rejected.Add(int64(len(c.rejects)))
 		batch.rejected += int64(len(c.rejects))
 		r.rows.Add(int64(c.len() + countReaderRejects(c)))
-		if limit := r.cfg.MaxRejects; limit.kind == limitCount && float64(rejected) > limit.value {
-			err := fmt.Errorf("%w: %d rows rejected, more than --max-rejects %s (see %s); the batches stored before stay stored", ErrTooManyRejects, rejected, limit, r.cfg.RejectsPath)
+		if err := r.checkRejectCount(rejected); err != nil {
 			return errors.Join(err, finish())
 		}
 		batch.events = append(batch.events, c.events...)
