@@ -70,6 +70,8 @@ type bulkPlan struct {
 	Parquet    bool
 	CSV        bool
 	CSVColumns string
+	// ParquetFile is the Parquet file as a source (parquet.sql's "file").
+	ParquetFile string
 	// ClickHouse: the rows go to ClickHouse's events_bulk ("spool"), not
 	// to the embedded store ("insert").
 	ClickHouse bool

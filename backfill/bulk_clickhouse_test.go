@@ -22,8 +22,8 @@ import (
 func TestBulkLaneMatchesRowByRowIntoClickHouse(t *testing.T) {
 	dir := t.TempDir()
 	csvPath := edgeCSV(t, dir, 3000)
-	text, typed := edgeParquets(t, dir, csvPath)
-	for _, path := range []string{csvPath, text, typed} {
+	text, typed, bytes := edgeParquets(t, dir, csvPath)
+	for _, path := range []string{csvPath, text, typed, bytes} {
 		t.Run(filepath.Base(path), func(t *testing.T) {
 			bulk := bothLanesClickHouse(t, path, Mapping{})
 			if bulk.Bulk < 2900 {

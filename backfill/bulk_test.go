@@ -293,26 +293,32 @@ func TestBulkLaneMatchesRowByRowOnCSV(t *testing.T) {
 	}
 }
 
-// edgeParquets writes the rows of an edge CSV as Parquet twice: strings as
-// written (VARCHAR), and a typed export (UUID, TIMESTAMP, INTEGER,
-// properties as a MAP) of the rows that cast.
-func edgeParquets(t *testing.T, dir, csvPath string) (text, typed string) {
+// edgeParquets writes the rows of an edge CSV as Parquet three times:
+// strings as written (VARCHAR); a typed export (UUID, TIMESTAMP, INTEGER,
+// properties as a MAP) of the rows that cast; and event_id as binaries,
+// 16 bytes for a UUID (as writers without the UUID annotation store it),
+// the text's bytes otherwise.
+func edgeParquets(t *testing.T, dir, csvPath string) (text, typed, bytes string) {
 	t.Helper()
 	text = filepath.Join(dir, "text.parquet")
 	typed = filepath.Join(dir, "typed.parquet")
+	bytes = filepath.Join(dir, "bytes.parquet")
 	duckdbExec(t,
+		`COPY (SELECT * REPLACE (CASE WHEN TRY_CAST(event_id AS UUID) IS NOT NULL THEN unhex(replace(CAST(TRY_CAST(event_id AS UUID) AS VARCHAR), '-', '')) ELSE encode(event_id) END AS event_id,
+		                 TRY_CAST(event_version AS INTEGER) AS event_version)
+		      FROM read_csv('`+csvPath+`', all_varchar = true, header = true)) TO '`+bytes+`' (FORMAT parquet, ROW_GROUP_SIZE 1000)`,
 		`COPY (SELECT * REPLACE (TRY_CAST(event_version AS INTEGER) AS event_version) FROM read_csv('`+csvPath+`', all_varchar = true, header = true)) TO '`+text+`' (FORMAT parquet, ROW_GROUP_SIZE 1000)`,
 		`COPY (SELECT TRY_CAST(event_id AS UUID) AS event_id, event, user_id, tenant_id, session_id,
 		        CAST(TRY_CAST(ts AS TIMESTAMPTZ) AS TIMESTAMP) AS ts, TRY_CAST(event_version AS INTEGER) AS event_version,
 		        TRY_CAST(properties AS MAP(VARCHAR, VARCHAR)) AS properties, context, plan
 		      FROM read_csv('`+csvPath+`', all_varchar = true, header = true)) TO '`+typed+`' (FORMAT parquet, ROW_GROUP_SIZE 700)`)
-	return text, typed
+	return text, typed, bytes
 }
 
 func TestBulkLaneMatchesRowByRowOnParquet(t *testing.T) {
 	dir := t.TempDir()
-	text, typed := edgeParquets(t, dir, edgeCSV(t, dir, 3000))
-	for _, path := range []string{text, typed} {
+	text, typed, bytes := edgeParquets(t, dir, edgeCSV(t, dir, 3000))
+	for _, path := range []string{text, typed, bytes} {
 		t.Run(filepath.Base(path), func(t *testing.T) {
 			bulk, _ := bothLanes(t, path, Config{})
 			if bulk.Bulk < 2900 {

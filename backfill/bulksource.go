@@ -19,6 +19,7 @@ func (r *run) openBulkParquet(ctx context.Context, path string, sizes stepSizes)
 		return nil, bulkPlan{}, false, err
 	}
 	plan, ok := newBulkPlan(&pr.plan, pr.types, false)
+	plan.ParquetFile = pr.sql.file
 	if !ok {
 		pr.Close()
 		return nil, plan, false, nil

@@ -228,12 +228,39 @@ type parquetReader struct {
 	types []string
 	// tsRendered: ts comes from a typed timestamp column.
 	tsRendered bool
-	rows       *dbsql.Rows
-	next       int64 // 0-based number of the next row rows returns
-	end        int64
-	skips      int64
+	// sql reads this file.
+	sql   parquetSQL
+	rows  *dbsql.Rows
+	next  int64 // 0-based number of the next row rows returns
+	end   int64
+	skips int64
 	// pos is the next row, for progress (read by another goroutine).
 	pos atomic.Int64
+}
+
+// parquetFile is the data of sql/duckdb/backfill/parquet.sql.
+type parquetFile struct {
+	BytesID string
+}
+
+// parquetSQL is parquet.sql rendered for one file: the file as a source,
+// and the statements that read its rows.
+type parquetSQL struct {
+	file, rows, listedRows string
+}
+
+var parquetTemplate = sqlfiles.Template(sqlfiles.DuckDB, "backfill/parquet")
+
+func (f parquetFile) statements() (parquetSQL, error) {
+	var out parquetSQL
+	for name, dest := range map[string]*string{"file": &out.file, "rows": &out.rows, "listed_rows": &out.listedRows} {
+		var b strings.Builder
+		if err := parquetTemplate.ExecuteTemplate(&b, name, f); err != nil {
+			return out, fmt.Errorf("parquet statement %s: %w", name, err)
+		}
+		*dest = b.String()
+	}
+	return out, nil
 }
 
 // ParquetMemoryLimit caps the reading DuckDB's memory.
@@ -286,10 +313,18 @@ func (pr *parquetReader) describe(m Mapping) error {
 	if err != nil {
 		return inputErrorf("%s: %v", pr.path, err)
 	}
+	var file parquetFile
 	for i, f := range p.fields {
 		if f == fieldTS && strings.HasPrefix(types[i].DatabaseTypeName(), "TIMESTAMP") {
 			pr.tsRendered = true
 		}
+		if f == fieldEventID && pr.types[i] == "BLOB" {
+			file.BytesID = sqlfiles.QuoteIdent(columns[i])
+			pr.types[i] = "VARCHAR" // "file" reads it as text
+		}
+	}
+	if pr.sql, err = file.statements(); err != nil {
+		return err
 	}
 	pr.plan = p
 	pr.cells = make([]dbsql.RawBytes, len(columns))
@@ -353,7 +388,7 @@ func (pr *parquetReader) query(skip int64) error {
 		pr.pos.Store(pr.total)
 		return io.EOF
 	}
-	rows, err := pr.db.QueryContext(pr.ctx, stmt("backfill/parquet_rows"), pr.path, from, to)
+	rows, err := pr.db.QueryContext(pr.ctx, pr.sql.rows, pr.path, from, to)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", pr.path, err)
 	}
@@ -397,7 +432,7 @@ func (pr *parquetReader) appendRow(c *chunk, n int64) {
 // fillListed appends the listed rows (numbered from 1, ascending) to c.
 func (pr *parquetReader) fillListed(c *chunk, rows []int64) error {
 	// A bulk step is finished even after Ctrl-C, so that it is checkpointed.
-	res, err := pr.db.QueryContext(context.WithoutCancel(pr.ctx), stmt("backfill/parquet_listed_rows"), pr.path, rowListLiteral(rows))
+	res, err := pr.db.QueryContext(context.WithoutCancel(pr.ctx), pr.sql.listedRows, pr.path, rowListLiteral(rows))
 	if err != nil {
 		return fmt.Errorf("read %s: %w", pr.path, err)
 	}

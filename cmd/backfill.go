@@ -72,7 +72,8 @@ Columns named like event fields (event_id, event, user_id, tenant_id,
 session_id, ts, event_version, properties, context) fill them; --map reads
 a field from another column (--map ts=timestamp,user_id=uid). Every other
 column becomes a key of properties; a properties column holding a JSON
-object is merged with them. Typed Parquet timestamps without a zone are UTC.
+object is merged with them. Typed Parquet timestamps without a zone are UTC;
+a Parquet event_id of 16-byte binaries reads as a UUID.
 
 Every row passes the same event contract as the gateway (docs/events.md);
 rows that do not are listed in the rejects file (source, row, field,

@@ -11,7 +11,8 @@ normalises to the same event (backfill's differential tests hold them to
 that, for both targets). The rows they do not pass go to Go and through
 the contract, which stores or rejects them with its own message.
 
-Template data (backfill.bulkPlan): .Parquet or .CSV; .Field "name" is the
+Template data (backfill.bulkPlan): .Parquet (with .ParquetFile, the file
+as parquet.sql's "file" reads it) or .CSV; .Field "name" is the
 quoted source column feeding an event field (.Col, "" when absent) and its
 kind (.Kind, from the column type); .Extras are the columns that become
 properties, each {Key: SQL string literal, Col: quoted column}, and
@@ -23,7 +24,7 @@ Parameters: $1 the file, $2 and $3 the 1-based row range [from, to).
 */}}
 
 {{define "source"}}
-{{- if .Parquet}}read_parquet($1, file_row_number = true)
+{{- if .Parquet}}{{.ParquetFile}}
 {{- else}}read_csv($1, header = true, auto_detect = false, new_line = '\n', delim = ',', quote = '"', escape = '"', strict_mode = true, null_padding = false, parallel = true, columns = {{.CSVColumns}})
 {{- end}}
 {{- end}}
