@@ -236,6 +236,9 @@ type bulkLoader struct {
 	// (2M generated rows on chDB). A step's checkpoint waits for them.
 	deferred      []ingest.Event
 	deferredSteps int
+	// dryRun stores nothing (--dry-run): the rows the check passes count
+	// as valid.
+	dryRun bool
 }
 
 const (
@@ -246,7 +249,7 @@ const (
 // stepDone counts a stored step and reports whether the steps so far may
 // be made durable: the deferred rows are due, or there are none.
 func (l *bulkLoader) stepDone() (durable bool) {
-	if l.st != nil {
+	if l.ch == nil {
 		return true
 	}
 	l.deferredSteps++
@@ -397,10 +400,10 @@ func (l *bulkLoader) copies(ctx context.Context, step bulkStep, c *bulkCheck) ([
 
 // insert stores the step's rows that the check passed and returns how
 // many were new (for ClickHouse, how many were sent: its events table
-// drops copies when it merges).
+// drops copies when it merges; for a dry run, how many passed).
 func (l *bulkLoader) insert(ctx context.Context, step bulkStep, c bulkCheck) (int64, error) {
-	if c.fast(step) == 0 {
-		return 0, nil
+	if c.fast(step) == 0 || l.dryRun {
+		return c.fast(step), nil
 	}
 	if l.ch != nil {
 		return c.fast(step), l.send(ctx, c.spool)

@@ -369,3 +369,46 @@ func TestBulkLaneFallsBackOnAMalformedCSV(t *testing.T) {
 	path := writeFile(t, dir, "bad.csv", data)
 	bothLanes(t, path, Config{})
 }
+
+// A dry run checks in bulk too, and finds what the row-by-row lane's dry
+// run finds: the same valid rows and rejects, and as many valid rows as a
+// real load stores or skips as copies.
+func TestBulkDryRunMatchesRowByRow(t *testing.T) {
+	dir := t.TempDir()
+	csvPath := edgeCSV(t, dir, 3000)
+	text, typed, bytes := edgeParquets(t, dir, csvPath)
+	for _, path := range []string{csvPath, text, typed, bytes} {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			contract := ingest.NewContract()
+			now := time.Now()
+			contract.Now = func() time.Time { return now }
+			bulkCfg := Config{Contract: contract, RejectsPath: filepath.Join(t.TempDir(), "bulk.ndjson")}
+			rowCfg := bulkCfg
+			rowCfg.RowByRow, rowCfg.RejectsPath = true, filepath.Join(t.TempDir(), "row.ndjson")
+			bulk, err := load(t, "", "", bulkCfg, path)
+			if err != nil {
+				t.Fatalf("bulk dry run: %v", err)
+			}
+			rowByRow, err := load(t, "", "", rowCfg, path)
+			if err != nil {
+				t.Fatalf("row-by-row dry run: %v", err)
+			}
+			if !bulk.DryRun || bulk.Rows != rowByRow.Rows || bulk.Loaded != rowByRow.Loaded || bulk.Rejected != rowByRow.Rejected {
+				t.Errorf("summaries differ: bulk %+v, row by row %+v", bulk, rowByRow)
+			}
+			if got, want := rejectLines(t, bulkCfg.RejectsPath), rejectLines(t, rowCfg.RejectsPath); !reflect.DeepEqual(got, want) {
+				t.Errorf("rejects differ:\nonly bulk:\n%s\nonly row by row:\n%s", strings.Join(missing(got, want), "\n"), strings.Join(missing(want, got), "\n"))
+			}
+			if bulk.Bulk < 2900 || rowByRow.Bulk != 0 {
+				t.Errorf("bulk lane checked %d rows (want nearly all 3000 generated ones), row by row %d", bulk.Bulk, rowByRow.Bulk)
+			}
+			stored, err := load(t, newStore(t), "", Config{Contract: contract}, path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bulk.Loaded != stored.Loaded+stored.Duplicates {
+				t.Errorf("dry run finds %d valid rows; a load stores %d and skips %d copies", bulk.Loaded, stored.Loaded, stored.Duplicates)
+			}
+		})
+	}
+}

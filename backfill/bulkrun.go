@@ -64,20 +64,27 @@ func (r *run) bulkFile(ctx context.Context, src Source, key sourceKey, cp *Check
 			return false, nil
 		}
 		ch = t.bulk
+	case nil:
+		// --dry-run: the checks alone, the contract judging the rows they
+		// do not pass; nothing is stored.
 	default:
 		return false, nil
 	}
-	if ch != nil {
-		// ClickHouse: a private DuckDB checks the file, and steps are
-		// spooled in a directory of this run's own.
+	if st == nil {
+		// ClickHouse and --dry-run: a private DuckDB checks the file, and
+		// steps are spooled in a directory of this run's own.
 		dir, err := newSpoolDir()
 		if err != nil {
 			return false, fmt.Errorf("create a spool directory for the bulk lane: %w", err)
 		}
 		defer os.RemoveAll(dir)
-		// One core less than the machine's: the other is the
-		// contract's, or a local server's.
-		if db, err = openPrivateDuckDB(checkMemoryLimit, max(1, runtime.NumCPU()-1), dir); err != nil {
+		// For ClickHouse one core less than the machine's: the other is
+		// the contract's, or a local server's.
+		threads := runtime.NumCPU()
+		if ch != nil {
+			threads = max(1, threads-1)
+		}
+		if db, err = openPrivateDuckDB(checkMemoryLimit, threads, dir); err != nil {
 			return false, fmt.Errorf("open DuckDB to check files: %w", err)
 		}
 		defer db.Close()
@@ -106,7 +113,7 @@ func (r *run) bulkFile(ctx context.Context, src Source, key sourceKey, cp *Check
 	if err != nil {
 		return true, err
 	}
-	l.st, l.ch, l.spoolDir = st, ch, spoolDir
+	l.st, l.ch, l.spoolDir, l.dryRun = st, ch, spoolDir, r.cfg.Target == nil
 	if st != nil {
 		// The rollups catch up once per file, in their own transaction:
 		// they follow the events' ingested_at watermark, so a crash before
@@ -347,8 +354,8 @@ func (r *run) storeContractRows(ctx context.Context, l *bulkLoader, chunks []*ch
 		events = append(events, c.events...)
 	}
 	r.rejected.Add(rejected)
-	if len(events) == 0 {
-		return 0, 0, rejected, nil
+	if len(events) == 0 || l.dryRun {
+		return int64(len(events)), 0, rejected, nil
 	}
 	if l.st == nil {
 		l.deferred = append(l.deferred, events...)

@@ -89,9 +89,10 @@ the embedded store) records the last row done, so an interrupted run
 and its rejects file lists the interrupted run's rejects too.
 
 Parquet and CSV files with an event_id column load in bulk into the
-embedded store and into ClickHouse over HTTP (an http:// DSN): DuckDB
-checks the rows, the target stores the certainly valid ones straight from
-DuckDB's output, and the others go through the contract (docs/backfill.md).
+embedded store and into ClickHouse over HTTP (an http:// DSN), and are
+checked in bulk by --dry-run: DuckDB checks the rows, the target stores the
+certainly valid ones straight from DuckDB's output, and the others go
+through the contract (docs/backfill.md).
 
 The target's schema must exist: run 'pulse schema apply' first. The
 embedded store must not be open in a running 'pulse ingest'.

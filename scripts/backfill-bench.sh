@@ -3,7 +3,7 @@
 #
 #   1. Parquet and CSV into a fresh embedded store: rows/s, CPU seconds and
 #      peak RSS (/usr/bin/time -v), plus the same files with --dry-run
-#      (read + contract only) to show where the time goes;
+#      (the checks without the store) to show where the time goes;
 #   2. Parquet into ClickHouse side by side with the engine's own
 #      INSERT INTO events SELECT ... FROM file('....parquet') on the same
 #      file and the same (chDB) engine.
@@ -104,7 +104,7 @@ fresh_store() {
 
 for f in "$PARQUET" "$CSV"; do
 	kind="${f##*.}"
-	measure "dry run (read + contract), $kind" "$ROWS" -- "$PULSE" backfill "$f" --dry-run --rejects "$WORK/rejects.ndjson"
+	measure "dry run (checks, no store), $kind" "$ROWS" -- "$PULSE" backfill "$f" --dry-run --rejects "$WORK/rejects.ndjson"
 	fresh_store
 	measure "embedded store, $kind" "$ROWS" -- "$PULSE" backfill "$f" --data "$WORK/bench.db" --rejects "$WORK/rejects.ndjson"
 done
