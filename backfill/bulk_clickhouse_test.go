@@ -20,10 +20,8 @@ import (
 // row-by-row lane does: the same rows with the same maps (keys in the same
 // order, numbers as written), the same rejects.
 func TestBulkLaneMatchesRowByRowIntoClickHouse(t *testing.T) {
-	dir := t.TempDir()
-	csvPath := edgeCSV(t, dir, 3000)
-	text, typed, bytes := edgeParquets(t, dir, csvPath)
-	for _, path := range []string{csvPath, text, typed, bytes} {
+	csvPath, parquets := edgeFiles(t)
+	for _, path := range append([]string{csvPath}, parquets...) {
 		t.Run(filepath.Base(path), func(t *testing.T) {
 			bulk := bothLanesClickHouse(t, path, Mapping{})
 			if bulk.Bulk < 2900 {
@@ -32,7 +30,7 @@ func TestBulkLaneMatchesRowByRowIntoClickHouse(t *testing.T) {
 		})
 	}
 	t.Run("mapped.csv", func(t *testing.T) {
-		path, m := mappedCSV(t, dir)
+		path, m := mappedCSV(t, t.TempDir())
 		if bulk := bothLanesClickHouse(t, path, m); bulk.Bulk < 1000 {
 			t.Errorf("bulk lane took %d rows, want most of the 2000", bulk.Bulk)
 		}

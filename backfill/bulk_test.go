@@ -315,10 +315,19 @@ func edgeParquets(t *testing.T, dir, csvPath string) (text, typed, bytes string)
 	return text, typed, bytes
 }
 
-func TestBulkLaneMatchesRowByRowOnParquet(t *testing.T) {
+// edgeFiles writes the edge rows, after 3000 generated ones, as CSV and as
+// the Parquet files of edgeParquets.
+func edgeFiles(t *testing.T) (csvPath string, parquets []string) {
+	t.Helper()
 	dir := t.TempDir()
-	text, typed, bytes := edgeParquets(t, dir, edgeCSV(t, dir, 3000))
-	for _, path := range []string{text, typed, bytes} {
+	csvPath = edgeCSV(t, dir, 3000)
+	text, typed, bytes := edgeParquets(t, dir, csvPath)
+	return csvPath, []string{text, typed, bytes}
+}
+
+func TestBulkLaneMatchesRowByRowOnParquet(t *testing.T) {
+	_, parquets := edgeFiles(t)
+	for _, path := range parquets {
 		t.Run(filepath.Base(path), func(t *testing.T) {
 			bulk, _ := bothLanes(t, path, Config{})
 			if bulk.Bulk < 2900 {
@@ -374,10 +383,8 @@ func TestBulkLaneFallsBackOnAMalformedCSV(t *testing.T) {
 // run finds: the same valid rows and rejects, and as many valid rows as a
 // real load stores or skips as copies.
 func TestBulkDryRunMatchesRowByRow(t *testing.T) {
-	dir := t.TempDir()
-	csvPath := edgeCSV(t, dir, 3000)
-	text, typed, bytes := edgeParquets(t, dir, csvPath)
-	for _, path := range []string{csvPath, text, typed, bytes} {
+	csvPath, parquets := edgeFiles(t)
+	for _, path := range append([]string{csvPath}, parquets...) {
 		t.Run(filepath.Base(path), func(t *testing.T) {
 			contract := ingest.NewContract()
 			now := time.Now()
