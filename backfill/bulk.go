@@ -236,10 +236,11 @@ type bulkLoader struct {
 	// (2M generated rows on chDB). A step's checkpoint waits for them.
 	deferred      []ingest.Event
 	deferredSteps int
-	// dryRun stores nothing (--dry-run): the rows the check passes count
-	// as valid.
-	dryRun bool
 }
+
+// dryRun: no target (--dry-run), nothing is stored; the rows the check
+// passes count as valid.
+func (l *bulkLoader) dryRun() bool { return l.st == nil && l.ch == nil }
 
 const (
 	deferredMaxRows  = 1 << 16
@@ -402,7 +403,7 @@ func (l *bulkLoader) copies(ctx context.Context, step bulkStep, c *bulkCheck) ([
 // many were new (for ClickHouse, how many were sent: its events table
 // drops copies when it merges; for a dry run, how many passed).
 func (l *bulkLoader) insert(ctx context.Context, step bulkStep, c bulkCheck) (int64, error) {
-	if c.fast(step) == 0 || l.dryRun {
+	if c.fast(step) == 0 || l.dryRun() {
 		return c.fast(step), nil
 	}
 	if l.ch != nil {

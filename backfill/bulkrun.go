@@ -113,7 +113,7 @@ func (r *run) bulkFile(ctx context.Context, src Source, key sourceKey, cp *Check
 	if err != nil {
 		return true, err
 	}
-	l.st, l.ch, l.spoolDir, l.dryRun = st, ch, spoolDir, r.cfg.Target == nil
+	l.st, l.ch, l.spoolDir = st, ch, spoolDir
 	if st != nil {
 		// The rollups catch up once per file, in their own transaction:
 		// they follow the events' ingested_at watermark, so a crash before
@@ -253,12 +253,12 @@ func (r *run) bulkFile(ctx context.Context, src Source, key sourceKey, cp *Check
 }
 
 // checkMemoryLimit caps the private DuckDB that checks files for
-// ClickHouse; what does not fit (a CSV step's stage) spills to the run's
-// spool directory.
+// ClickHouse and --dry-run; what does not fit (a CSV step's stage) spills
+// to the run's spool directory.
 const checkMemoryLimit = "256MB"
 
-// spoolPrefix names the spool directories of ClickHouse bulk loads in the
-// temporary directory, followed by the owner's process id: a run removes
+// spoolPrefix names the spool directories of ClickHouse bulk loads and
+// dry runs in the temporary directory, followed by the owner's process id: a run removes
 // those whose process is gone (killed runs).
 const spoolPrefix = "pulse-backfill-"
 
@@ -354,7 +354,7 @@ func (r *run) storeContractRows(ctx context.Context, l *bulkLoader, chunks []*ch
 		events = append(events, c.events...)
 	}
 	r.rejected.Add(rejected)
-	if len(events) == 0 || l.dryRun {
+	if len(events) == 0 || l.dryRun() {
 		return int64(len(events)), 0, rejected, nil
 	}
 	if l.st == nil {
