@@ -3,7 +3,8 @@
 #
 #   1. Parquet and CSV into a fresh embedded store: rows/s, CPU seconds and
 #      peak RSS (/usr/bin/time -v), plus the same files with --dry-run
-#      (the checks without the store) to show where the time goes;
+#      (the checks without the store) and DuckDB's own INSERT ... SELECT
+#      of the file (the store's write alone) to show where the time goes;
 #   2. Parquet into ClickHouse side by side with the engine's own
 #      INSERT INTO events SELECT ... FROM file('....parquet') on the same
 #      file and the same (chDB) engine.
@@ -29,7 +30,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 readonly ROWS="${1:-2000000}"
 readonly WORK="${PULSE_BENCH_DIR:-/tmp/pulse-backfill-bench}"
 readonly CHDB_PORT="${PULSE_BENCH_CHDB_PORT:-38124}"
-readonly PULSE="$WORK/pulse"
+readonly PULSE="$WORK/pulse" DUCKDBSQL="$WORK/duckdbsql"
 
 log() { echo "backfill-bench: $*" >&2; }
 
@@ -38,6 +39,7 @@ log() { echo "backfill-bench: $*" >&2; }
 mkdir -p "$WORK"
 log "building pulse"
 go build -o "$PULSE" .
+go build -o "$DUCKDBSQL" ./scripts/duckdbsql
 
 gen() { # format file
 	if [[ ! -s "$2" ]]; then
@@ -92,7 +94,7 @@ measure() {
 	sys="$(sed -n 's/.*System time (seconds): //p' "$tlog")"
 	rss="$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$tlog")"
 	secs="$(awk -F: '{ s = 0; for (i = 1; i <= NF; i++) s = s * 60 + $i; print s }' <<<"$wall")"
-	RESULTS+=("$(printf '%-44s %10s rows %8.1fs %10.0f rows/s  cpu %6.1fs  peak RSS %5d MB' "$name" "$rows" "$secs" "$(awk "BEGIN { print $rows / $secs }")" "$(awk "BEGIN { print $user + $sys }")" "$((rss / 1024))")")
+	RESULTS+=("$(printf '%-50s %10s rows %8.1fs %10.0f rows/s  cpu %6.1fs  peak RSS %5d MB' "$name" "$rows" "$secs" "$(awk "BEGIN { print $rows / $secs }")" "$(awk "BEGIN { print $user + $sys }")" "$((rss / 1024))")")
 	log "${RESULTS[-1]}"
 	grep -E '^(rows read|loaded|rejected|skipped)' "$WORK/out.log" >&2 || true
 }
@@ -102,11 +104,26 @@ fresh_store() {
 	"$PULSE" schema apply --data "$WORK/bench.db" >/dev/null
 }
 
+# engine_insert FILE prints DuckDB's own INSERT ... SELECT of the file into
+# the store's events table: run with the store's settings, it gives the
+# engine's speed with no contract checks, no duplicate detection and no
+# rollups, the floor under what pulse backfill can reach on the same file.
+engine_insert() {
+	local from
+	case "$1" in
+	*.parquet) from="read_parquet('$1')" ;;
+	*.csv) from="read_csv('$1', header = true, auto_detect = false, columns = {'event_id': 'UUID', 'event': 'VARCHAR', 'user_id': 'VARCHAR', 'tenant_id': 'VARCHAR', 'session_id': 'VARCHAR', 'ts': 'TIMESTAMPTZ', 'event_version': 'INTEGER', 'properties': 'VARCHAR', 'context': 'VARCHAR'})" ;;
+	esac
+	echo "INSERT INTO events (tenant_id, ts, event, user_id, session_id, event_id, event_version, properties, context, ingested_at) SELECT tenant_id, ts, event, user_id, session_id, event_id, event_version, properties, context, now() FROM $from"
+}
+
 for f in "$PARQUET" "$CSV"; do
 	kind="${f##*.}"
 	measure "dry run (checks, no store), $kind" "$ROWS" -- "$PULSE" backfill "$f" --dry-run --rejects "$WORK/rejects.ndjson"
 	fresh_store
 	measure "embedded store, $kind" "$ROWS" -- "$PULSE" backfill "$f" --data "$WORK/bench.db" --rejects "$WORK/rejects.ndjson"
+	fresh_store
+	measure "DuckDB's own INSERT..SELECT (no checks), $kind" "$ROWS" -- "$DUCKDBSQL" "$WORK/bench.db" "$(engine_insert "$f")" CHECKPOINT
 done
 
 # quiesce waits until the engine has no merge running, so that one load's
@@ -132,12 +149,12 @@ if [[ "${PULSE_BENCH_SKIP_CLICKHOUSE:-}" != 1 ]]; then
 		before="$(adapter_cpu)"
 		measure "clickhouse round $round, pulse backfill parquet" "$ROWS" -- \
 			"$PULSE" backfill "$PARQUET" --clickhouse "$DSN" --database bench_pulse --state "$WORK/state" --no-resume --rejects "$WORK/rejects.ndjson"
-		RESULTS+=("$(printf '%-44s engine (adapter) cpu %.1fs' "  + the engine's side" "$(awk "BEGIN { print $(adapter_cpu) - $before }")")")
+		RESULTS+=("$(printf '%-50s engine (adapter) cpu %.1fs' "  + the engine's side" "$(awk "BEGIN { print $(adapter_cpu) - $before }")")")
 		quiesce
 		before="$(adapter_cpu)"
 		measure "clickhouse round $round, engine INSERT..SELECT file()" "$ROWS" -- \
 			curl -sS --fail-with-body --data-binary "INSERT INTO bench_engine.events (tenant_id, ts, event, user_id, session_id, event_id, event_version, properties, context) SELECT tenant_id, ts, event, user_id, session_id, event_id, event_version, JSONExtract(properties, 'Map(String, String)'), JSONExtract(context, 'Map(String, String)') FROM file('$PARQUET', Parquet)" "$DSN"
-		RESULTS+=("$(printf '%-44s engine (adapter) cpu %.1fs (the line above is curl'"'"'s own CPU and RSS)' "  + the engine's side" "$(awk "BEGIN { print $(adapter_cpu) - $before }")")")
+		RESULTS+=("$(printf '%-50s engine (adapter) cpu %.1fs (the line above is curl'"'"'s own CPU and RSS)' "  + the engine's side" "$(awk "BEGIN { print $(adapter_cpu) - $before }")")")
 		log "rows stored: pulse $(chq 'SELECT count() FROM bench_pulse.events FINAL'), engine $(chq 'SELECT count() FROM bench_engine.events FINAL')"
 	done
 fi
