@@ -288,6 +288,39 @@ func TestSameFileTwiceStoresNothingTwice(t *testing.T) {
 	}
 }
 
+// A run that reads a file with another --map makes other events of its
+// rows, so the earlier run's checkpoint must not make it skip them.
+func TestChangedMappingReadsTheFileAgain(t *testing.T) {
+	dir := t.TempDir()
+	path := writeFile(t, dir, "export.csv", []byte("event_id,event,uid,tenant_id,session_id,timestamp\n"+
+		"6a1f0c52-0d5e-4a57-9a38-1c1e5e4f1a01,signup,u1,acme,s1,2026-09-01T10:00:00Z\n"+
+		"6a1f0c52-0d5e-4a57-9a38-1c1e5e4f1a02,login,u2,acme,s2,2026-09-01T11:00:00Z\n"))
+	other := writeFile(t, dir, "other.csv", []byte("event_id,event,user_id,tenant_id,session_id,ts\n"+
+		"6a1f0c52-0d5e-4a57-9a38-1c1e5e4f1a00,signup,u0,acme,s0,2026-09-01T09:00:00Z\n"))
+	db := newStore(t)
+	state := filepath.Join(dir, "state")
+	// A store that holds events: an empty one distrusts every checkpoint.
+	if s, err := load(t, db, state, Config{}, other); err != nil || s.Loaded != 1 {
+		t.Fatalf("other file: %+v, %v", s, err)
+	}
+	first, err := load(t, db, state, Config{}, path)
+	if err != nil || first.Rejected != 2 || first.Loaded != 0 {
+		t.Fatalf("run without --map: %+v, %v; want both rows rejected (no ts, no user_id)", first, err)
+	}
+	m, err := ParseMapping([]string{"ts=timestamp,user_id=uid"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := load(t, db, state, Config{Mapping: m}, path)
+	if err != nil || second.Loaded != 2 || second.Resumed != 0 {
+		t.Fatalf("run with --map: %+v, %v; want both rows read again and loaded", second, err)
+	}
+	third, err := load(t, db, state, Config{Mapping: m}, path)
+	if err != nil || third.Loaded != 0 || third.Resumed != 2 {
+		t.Fatalf("same --map again: %+v, %v; want both rows skipped as loaded before", third, err)
+	}
+}
+
 func TestContentIDIsStableAndIgnoresKeyOrder(t *testing.T) {
 	c := ingest.NewContract()
 	decode := func(raw string) ingest.Event {
@@ -329,21 +362,34 @@ func TestEmbeddedStoreWithoutSchemaIsRefused(t *testing.T) {
 
 func TestExpandDirectoriesAndGlobs(t *testing.T) {
 	dir := t.TempDir()
-	for _, name := range []string{"b.csv", "a.ndjson.gz", "sub/c.parquet", ".hidden.csv", "README.md"} {
+	for _, name := range []string{"b.csv", "a.ndjson.gz", "sub/c.parquet", ".hidden.csv", "README.md",
+		// pulse's own output: a store's checkpoints and rejects journal, a
+		// default rejects file, this run's --rejects and --state.
+		"pulse.db", "pulse.db.backfill/0f3a.json", "pulse.db.backfill/0f3a.rejects.ndjson",
+		"backfill-rejects-20261101T101010Z.ndjson", "out/bad.ndjson", "state/1b2c.json",
+		// named like a checkpoint directory, but no store beside it
+		"2024.backfill/d.csv"} {
 		os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755)
 		writeFile(t, dir, name, nil)
 	}
-	got, err := Expand([]string{dir, filepath.Join(dir, "*.csv")}, "")
+	got, err := Expand([]string{dir, filepath.Join(dir, "*.csv"), filepath.Join(dir, "*.ndjson")}, "",
+		filepath.Join(dir, "out/bad.ndjson"), filepath.Join(dir, "state"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []Source{
+		{filepath.Join(dir, "2024.backfill/d.csv"), FormatCSV},
 		{filepath.Join(dir, "a.ndjson.gz"), FormatNDJSON},
 		{filepath.Join(dir, "b.csv"), FormatCSV},
 		{filepath.Join(dir, "sub/c.parquet"), FormatParquet},
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("Expand = %v; want %v", got, want)
+	}
+	// Named on the command line, a file is read whatever it is.
+	rejects := filepath.Join(dir, "backfill-rejects-20261101T101010Z.ndjson")
+	if got, err := Expand([]string{rejects}, ""); err != nil || len(got) != 1 {
+		t.Fatalf("Expand(%s) = %v, %v; want the file", rejects, got, err)
 	}
 	if _, err := Expand([]string{filepath.Join(dir, "README.md")}, ""); err == nil || !strings.Contains(err.Error(), "--format") {
 		t.Fatalf("unknown extension: %v; want advice to give --format", err)

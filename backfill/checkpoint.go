@@ -22,7 +22,10 @@ type Checkpoint struct {
 	Source  string    `json:"source"`
 	Size    int64     `json:"size"`
 	ModTime time.Time `json:"mtime"`
-	Target  string    `json:"target"`
+	// Reading is how the rows were read (format and --map): a run that
+	// reads them differently makes other events of them, so it starts over.
+	Reading string `json:"reading"`
+	Target  string `json:"target"`
 	// Rows is the number of the last row whose fate is durable: stored,
 	// found already stored, or rejected.
 	Rows     int64     `json:"rows"`
@@ -39,15 +42,17 @@ type StateDir struct {
 }
 
 // sourceKey identifies a source file by absolute path, size and
-// modification time: a file that changes starts over, which the target's
+// modification time, and how it is read: a file that changes, or is read
+// with another format or --map, starts over, which the target's
 // de-duplication makes safe.
 type sourceKey struct {
 	path    string
 	size    int64
 	modTime time.Time
+	reading string
 }
 
-func statSource(path string) (sourceKey, error) {
+func statSource(path, reading string) (sourceKey, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return sourceKey{}, err
@@ -56,19 +61,19 @@ func statSource(path string) (sourceKey, error) {
 	if err != nil {
 		return sourceKey{}, err
 	}
-	return sourceKey{path: abs, size: info.Size(), modTime: info.ModTime().UTC()}, nil
+	return sourceKey{path: abs, size: info.Size(), modTime: info.ModTime().UTC(), reading: reading}, nil
 }
 
 func (s *StateDir) file(k sourceKey) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%s\x00%d\x00%d", s.Target, k.path, k.size, k.modTime.UnixNano())
+	fmt.Fprintf(h, "%s\x00%s\x00%d\x00%d\x00%s", s.Target, k.path, k.size, k.modTime.UnixNano(), k.reading)
 	return filepath.Join(s.Dir, hex.EncodeToString(h.Sum(nil))[:32]+".json")
 }
 
 // Load returns the checkpoint of a source, or a zero one (Rows 0) when
 // there is none.
 func (s *StateDir) Load(k sourceKey) (Checkpoint, error) {
-	cp := Checkpoint{Source: k.path, Size: k.size, ModTime: k.modTime, Target: s.Target}
+	cp := s.fresh(k)
 	data, err := os.ReadFile(s.file(k))
 	if errors.Is(err, fs.ErrNotExist) {
 		return cp, nil
@@ -80,10 +85,15 @@ func (s *StateDir) Load(k sourceKey) (Checkpoint, error) {
 	if err := json.Unmarshal(data, &stored); err != nil {
 		return cp, fmt.Errorf("checkpoint %s is corrupt (%v): delete it to load %s from the start", s.file(k), err, k.path)
 	}
-	if stored.Source != k.path || stored.Size != k.size || !stored.ModTime.Equal(k.modTime) || stored.Target != s.Target {
+	if stored.Source != k.path || stored.Size != k.size || !stored.ModTime.Equal(k.modTime) || stored.Reading != k.reading || stored.Target != s.Target {
 		return cp, nil // a hash collision in name only
 	}
 	return stored, nil
+}
+
+// fresh is the checkpoint of a source nothing of which is loaded yet.
+func (s *StateDir) fresh(k sourceKey) Checkpoint {
+	return Checkpoint{Source: k.path, Size: k.size, ModTime: k.modTime, Reading: k.reading, Target: s.Target}
 }
 
 // Save writes cp atomically and durably: a temporary file, fsync, rename

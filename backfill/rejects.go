@@ -39,9 +39,12 @@ type rejectsFile struct {
 	count int64
 }
 
+// rejectsFilePrefix starts the name of every default rejects file.
+const rejectsFilePrefix = "backfill-rejects-"
+
 // DefaultRejectsPath names a run's rejects file after its start time.
 func DefaultRejectsPath(start time.Time) string {
-	return "backfill-rejects-" + start.UTC().Format("20060102T150405Z") + ".ndjson"
+	return rejectsFilePrefix + start.UTC().Format("20060102T150405Z") + ".ndjson"
 }
 
 func newRejectsFile(path string) *rejectsFile { return &rejectsFile{path: path} }

@@ -326,7 +326,7 @@ func (r *run) file(ctx context.Context, src Source) error {
 	resumable := r.cfg.State != nil && src.Path != Stdin
 	if resumable {
 		var err error
-		if key, err = statSource(src.Path); err != nil {
+		if key, err = statSource(src.Path, "format="+string(src.Format)+" map="+r.cfg.Mapping.String()); err != nil {
 			return err
 		}
 		if cp, err = r.cfg.State.Load(key); err != nil {
@@ -334,7 +334,7 @@ func (r *run) file(ctx context.Context, src Source) error {
 		}
 		if cp.Rows > 0 && r.staleCheckpoint(ctx) {
 			r.logger.Warn("the embedded store is empty but a checkpoint says rows were loaded; loading from the start", "source", src.Path, "checkpoint_rows", cp.Rows)
-			cp = Checkpoint{Source: key.path, Size: key.size, ModTime: key.modTime, Target: r.cfg.State.Target}
+			cp = r.cfg.State.fresh(key)
 		}
 		journal, carried, err := r.cfg.State.openJournal(key, cp.Rows)
 		if err != nil {

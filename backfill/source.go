@@ -87,16 +87,24 @@ func formatOf(path string) Format {
 // Expand turns FILE|DIR|GLOB|- arguments into sources, in argument order:
 // a directory gives its files with a known extension (walked recursively,
 // in name order, hidden ones skipped), a glob its matches in name order.
-// format, when set, applies to every source.
-func Expand(args []string, format Format) ([]Source, error) {
+// format, when set, applies to every source. Directories and globs leave
+// out what pulse writes: the paths in own (this run's --state and
+// --rejects), default rejects files and the embedded store's checkpoint
+// directories; else the next run over the same directory would read a
+// run's checkpoints and rejects as events.
+func Expand(args []string, format Format, own ...string) ([]Source, error) {
 	var out []Source
 	seen := map[string]bool{}
+	owned := ownOutput(own)
 	add := func(path string, explicit bool) error {
 		if path != Stdin {
 			if seen[path] {
 				return nil
 			}
 			seen[path] = true
+			if !explicit && owned(path) {
+				return nil
+			}
 		}
 		f := format
 		if f == "" && path != Stdin {
@@ -163,6 +171,41 @@ func Expand(args []string, format Format) ([]Source, error) {
 	return out, nil
 }
 
+// ownOutput reports whether a path is, or lies in, one of pulse's
+// outputs: the paths given, a default rejects file (backfill-rejects-*) or
+// a file in a checkpoint directory.
+func ownOutput(paths []string) func(string) bool {
+	var abs []string
+	for _, p := range paths {
+		if a, err := filepath.Abs(p); err == nil && p != "" {
+			abs = append(abs, a)
+		}
+	}
+	return func(path string) bool {
+		a, err := filepath.Abs(path)
+		if err != nil {
+			return false
+		}
+		for _, o := range abs {
+			if a == o || strings.HasPrefix(a, o+string(filepath.Separator)) {
+				return true
+			}
+		}
+		return strings.HasPrefix(filepath.Base(a), rejectsFilePrefix) || isStateDir(filepath.Dir(a))
+	}
+}
+
+// isStateDir reports whether dir is an embedded store's checkpoint
+// directory: named <store>.backfill, beside the store file.
+func isStateDir(dir string) bool {
+	store, ok := strings.CutSuffix(dir, stateDirSuffix)
+	if !ok {
+		return false
+	}
+	info, err := os.Stat(store)
+	return err == nil && info.Mode().IsRegular()
+}
+
 func walk(dir string) ([]string, error) {
 	var files []string
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
@@ -174,6 +217,9 @@ func walk(dir string) ([]string, error) {
 				return filepath.SkipDir
 			}
 			return nil
+		}
+		if path != dir && d.IsDir() && isStateDir(path) {
+			return filepath.SkipDir
 		}
 		if d.Type().IsRegular() {
 			files = append(files, path)

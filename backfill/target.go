@@ -133,7 +133,10 @@ func (e *Embedded) ID() string {
 
 // DefaultStateDir keeps checkpoints next to the store file, so that they
 // go with it.
-func (e *Embedded) DefaultStateDir() (string, error) { return e.path + ".backfill", nil }
+func (e *Embedded) DefaultStateDir() (string, error) { return e.path + stateDirSuffix, nil }
+
+// stateDirSuffix ends the name of the embedded store's checkpoint directory.
+const stateDirSuffix = ".backfill"
 
 // Empty reports whether the store holds no events: checkpoints next to
 // an emptied store are stale.

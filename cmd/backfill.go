@@ -165,7 +165,7 @@ func backfillValidate(opts *backfillOptions, cmd *cobra.Command) error {
 	if stdin > 1 {
 		return usageErrorf("standard input (-) can be read once")
 	}
-	if opts.sources, err = backfill.Expand(opts.Args, format); err != nil {
+	if opts.sources, err = backfill.Expand(opts.Args, format, opts.State, opts.Rejects); err != nil {
 		return &UsageError{Err: err}
 	}
 	if opts.ClickHouse != "" {
