@@ -256,6 +256,31 @@ func TestMaxRejects(t *testing.T) {
 	}
 }
 
+// A bulk step is stored before its rejects are counted, so a run that
+// --max-rejects stops must still checkpoint it: the next run resumes
+// after it instead of finding its rows in the store again.
+func TestMaxRejectsCheckpointsWhatItStored(t *testing.T) {
+	events := generated(t, 3000)
+	for i := 1500; i < 1510; i++ {
+		events[i].TenantID = "no spaces allowed"
+	}
+	dir := t.TempDir()
+	path := writeFile(t, dir, "events.csv", encode(t, events, gen.FormatCSV))
+	db := newStore(t)
+	state := filepath.Join(dir, "state")
+	first, err := load(t, db, state, Config{BulkRows: 1000, MaxRejects: MaxRejectCount(5)}, path)
+	if !errors.Is(err, ErrTooManyRejects) || first.Loaded == 0 || first.Bulk == 0 {
+		t.Fatalf("first run: %+v, %v; want rows loaded in bulk, then too many rejects", first, err)
+	}
+	second, err := load(t, db, state, Config{BulkRows: 1000}, path)
+	if err != nil || second.Resumed == 0 || second.Duplicates != 0 {
+		t.Fatalf("second run: %+v, %v; want it to resume after the first run's rows, finding none of them again", second, err)
+	}
+	if n := len(stored(t, db)); n != 2990 {
+		t.Fatalf("store holds %d events; want 2990", n)
+	}
+}
+
 func TestSameFileTwiceStoresNothingTwice(t *testing.T) {
 	events := generated(t, 2000)
 	// Half the rows carry no event_id: they get one from their content.

@@ -163,6 +163,10 @@ func (r *run) bulkFile(ctx context.Context, src Source, key sourceKey, cp *Check
 		}
 		err = errors.Join(err, l.release(ctx, p.step))
 		bs.done(p.step)
+		if errors.Is(err, ErrTooManyRejects) {
+			// The step is stored: its checkpoint goes before the run fails.
+			return errors.Join(err, durable())
+		}
 		if err != nil {
 			return err
 		}
