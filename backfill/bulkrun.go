@@ -208,7 +208,15 @@ func (r *run) bulkFile(ctx context.Context, src Source, key sourceKey, cp *Check
 		}
 		step, more, err := bs.next(ctx, startRows)
 		if err != nil {
-			return true, err
+			// The steps checked so far are stored first: the row-by-row
+			// lane takes over after them, or a run that fails on a read
+			// error resumes after them.
+			if pending != nil {
+				if err := finish(); err != nil {
+					return fallback(err)
+				}
+			}
+			return fallback(err)
 		}
 		if !more {
 			break

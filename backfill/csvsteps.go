@@ -33,6 +33,10 @@ type csvSteps struct {
 	// spooled are the slices written and not yet done with.
 	spooled map[string]bool
 	out     []byte
+	// badQuote: the last record's quoting is one encoding/csv refuses.
+	badQuote bool
+	// fallback, once set, ends the bulk lane for the source.
+	fallback error
 }
 
 var crlf = []byte("\r\n")
@@ -88,31 +92,86 @@ func (r *run) openBulkCSV(src Source, dir string, besideStore bool, sizes stepSi
 	return cs, bp, true, nil
 }
 
-// record reads one CSV record: lines up to one that leaves the double
-// quotes balanced (a quoted field may hold newlines).
+// record reads one CSV record: lines up to one that leaves no quoted
+// field open (a quoted field may hold newlines), as encoding/csv splits
+// them, so that both lanes number rows alike. cs.badQuote tells whether
+// encoding/csv refuses the record's quoting.
 func (cs *csvSteps) record() ([]byte, error) {
 	cs.rec = cs.rec[:0]
-	quotes := 0
+	cs.badQuote = false
+	open := false
+	lineStart := 0
 	for {
 		piece, err := cs.in.r.ReadSlice('\n')
 		cs.rec = append(cs.rec, piece...)
-		quotes += bytes.Count(piece, []byte{'"'})
+		if len(cs.rec) > maxCSVRecordBytes {
+			return nil, errRecordTooLong(fmt.Sprintf("line %d", cs.line+1))
+		}
 		if errors.Is(err, bufio.ErrBufferFull) {
 			continue
 		}
-		if err != nil {
-			if errors.Is(err, io.EOF) && len(cs.rec) > 0 {
-				return cs.rec, nil
-			}
+		if err != nil && !(errors.Is(err, io.EOF) && len(cs.rec) > 0) {
 			return nil, err
 		}
-		if quotes%2 == 0 {
+		var bad bool
+		open, bad = scanQuotes(cs.rec[lineStart:], open)
+		cs.badQuote = cs.badQuote || bad
+		lineStart = len(cs.rec)
+		if !open || err != nil {
 			return cs.rec, nil
 		}
 	}
 }
 
+// scanQuotes scans one line of a CSV record as encoding/csv parses it
+// and reports whether a quoted field is still open at its end, so that
+// the record goes on with the next line (open says whether the line
+// starts inside one), and whether a quote is out of place: one anywhere
+// but at the start of a field, or after a closing quote, is an error to
+// encoding/csv that ends the record with the line.
+func scanQuotes(line []byte, open bool) (stillOpen, bad bool) {
+	for i := 0; ; {
+		if !open {
+			if i < len(line) && line[i] == '"' {
+				open, i = true, i+1
+				continue
+			}
+			field := line[i:]
+			end := bytes.IndexByte(field, ',')
+			if end >= 0 {
+				field = field[:end]
+			}
+			if bytes.IndexByte(field, '"') >= 0 {
+				return false, true
+			}
+			if end < 0 {
+				return false, false
+			}
+			i += end + 1
+			continue
+		}
+		end := bytes.IndexByte(line[i:], '"')
+		if end < 0 {
+			return true, false
+		}
+		i += end + 1
+		switch {
+		case i < len(line) && line[i] == '"': // an escaped quote
+			i++
+		case i < len(line) && line[i] == ',':
+			open, i = false, i+1
+		case i == len(line) || line[i] == '\n' || (line[i] == '\r' && i+2 == len(line) && line[i+1] == '\n'):
+			return false, false
+		default:
+			return false, true
+		}
+	}
+}
+
 func (cs *csvSteps) next(_ context.Context, skip int64) (bulkStep, bool, error) {
+	if cs.fallback != nil {
+		return bulkStep{}, false, cs.fallback
+	}
 	f, err := os.CreateTemp(cs.dir, slicePattern)
 	if err != nil {
 		return bulkStep{}, false, fmt.Errorf("spool a CSV slice: %w", err)
@@ -144,6 +203,13 @@ func (cs *csvSteps) next(_ context.Context, skip int64) (bulkStep, bool, error) 
 			cs.skips++
 			continue
 		}
+		if cs.badQuote {
+			// DuckDB reads quotes more leniently than encoding/csv, which
+			// rejects the row: from here the row-by-row lane reads the
+			// file, after the steps before this row.
+			cs.fallback = &bulkFallback{fmt.Errorf("row %d (line %d) is not valid CSV (a quote out of place)", cs.row, start)}
+			break
+		}
 		if step.from == 0 {
 			step.from = cs.row
 		}
@@ -165,6 +231,9 @@ func (cs *csvSteps) next(_ context.Context, skip int64) (bulkStep, bool, error) 
 	err = errors.Join(readErr, cw.Error(), w.Flush(), f.Close())
 	if err != nil || step.from == 0 {
 		cs.done(bulkStep{path: f.Name()})
+		if err == nil {
+			err = cs.fallback
+		}
 		return bulkStep{}, false, err
 	}
 	return step, true, nil

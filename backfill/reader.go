@@ -68,24 +68,65 @@ type csvReader struct {
 	row     int64
 	skips   int64
 	rejects []Reject // records that are not CSV, reported by fill
+	capped  *recordCap
+}
+
+// maxCSVRecordBytes bounds one CSV record, which the readers hold whole:
+// a quote left open would otherwise make the rest of the file one record.
+// An event is far smaller (the contract's limit is 32 KiB by default).
+const maxCSVRecordBytes = 64 << 20
+
+// errRecordTooLong names the record by where it starts ("row 12",
+// "line 14").
+func errRecordTooLong(start string) error {
+	return inputErrorf("the CSV record at %s is longer than %d MiB: a quoted field that never closes? (fix the quoting from there on)", start, maxCSVRecordBytes>>20)
+}
+
+// recordCap fails reading once the CSV record being read grows past
+// maxCSVRecordBytes: encoding/csv has no such limit.
+type recordCap struct {
+	in   io.Reader
+	read int64
+	// recordStart is the offset the record being read starts at, set
+	// after each record.
+	recordStart int64
+	// start names the record being read.
+	start func() string
+}
+
+func (c *recordCap) Read(p []byte) (int, error) {
+	if c.read-c.recordStart > maxCSVRecordBytes {
+		return 0, errRecordTooLong(c.start())
+	}
+	n, err := c.in.Read(p)
+	c.read += int64(n)
+	return n, err
 }
 
 func newCSVReader(in *input, m Mapping) (*csvReader, error) {
-	r := csv.NewReader(in.r)
+	capped := &recordCap{in: in.r}
+	r := csv.NewReader(capped)
+	cr := &csvReader{in: in, r: r, capped: capped}
+	capped.start = func() string {
+		if cr.plan.fields == nil {
+			return "the header"
+		}
+		return fmt.Sprintf("row %d", cr.row+1)
+	}
 	r.FieldsPerRecord = -1 // the builder reports a wrong column count per row
 	r.ReuseRecord = true
 	header, err := r.Read()
 	if errors.Is(err, io.EOF) {
-		return &csvReader{in: in, r: r}, nil
+		return cr, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read the CSV header: %w", err)
 	}
-	p, err := m.resolveHeader(header)
-	if err != nil {
+	capped.recordStart = r.InputOffset()
+	if cr.plan, err = m.resolveHeader(header); err != nil {
 		return nil, err
 	}
-	return &csvReader{in: in, r: r, plan: p}, nil
+	return cr, nil
 }
 
 // resolveHeader resolves the mapping against a CSV header, its names
@@ -111,6 +152,7 @@ func (cr *csvReader) fill(c *chunk, max int, skip int64) error {
 		if errors.Is(err, io.EOF) {
 			return io.EOF
 		}
+		cr.capped.recordStart = cr.r.InputOffset()
 		cr.row++
 		c.last = cr.row
 		if err != nil {
