@@ -317,7 +317,15 @@ func openPrivateDuckDB(memoryLimit string, threads int, tempDir string) (*dbsql.
 	if tempDir != "" {
 		params.Set("temp_directory", tempDir)
 	}
-	return dbsql.Open("duckdb", "?"+params.Encode())
+	db, err := dbsql.Open("duckdb", "?"+params.Encode())
+	if err != nil {
+		return nil, err
+	}
+	if _, err := db.Exec(stmt("backfill/utc")); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
 }
 
 func newParquetReader(ctx context.Context, path string, m Mapping) (*parquetReader, error) {

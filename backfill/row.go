@@ -53,6 +53,9 @@ func (b *builder) fromCells(dst []byte, p *plan, cells []string) ([]byte, *inges
 			if err != nil {
 				return dst, rowError(field, "column %q is not valid JSON: %v", p.columns[i], err)
 			}
+			if v.Type() == fastjson.TypeNull {
+				continue // absent, as an empty cell is
+			}
 			if v.Type() != fastjson.TypeObject {
 				dst, first = appendField(dst, first, field, v.MarshalTo)
 				continue
@@ -92,6 +95,9 @@ func (b *builder) fromJSONCells(dst []byte, p *plan, data []byte, from int, ends
 		field := p.fields[i]
 		switch field {
 		case "":
+			if notJSONNumber(v) {
+				return dst, rowError(fieldProperties+"."+p.columns[i], "column %q holds %s, which JSON cannot hold", p.columns[i], v)
+			}
 			b.props = appendMember(b.props, p.columns[i], func(out []byte) []byte { return append(out, v...) })
 			continue
 		case fieldProperties, fieldContext:
@@ -112,6 +118,12 @@ func (b *builder) fromJSONCells(dst []byte, p *plan, data []byte, from int, ends
 	return append(dst, '}'), nil
 }
 
+// notJSONNumber reports whether a rendered cell is a float JSON has no
+// number for: DuckDB's to_json writes NaN, Infinity and -Infinity bare.
+func notJSONNumber(v []byte) bool {
+	return v[0] == 'N' || v[0] == 'I' || (len(v) > 1 && v[0] == '-' && v[1] == 'I')
+}
+
 // nestedCell collects a properties or context cell: an object's members
 // are spliced in as they are (DuckDB wrote them); a string is JSON text
 // from the file, checked before it is spliced; anything else is written as
@@ -127,7 +139,7 @@ func (b *builder) nestedCell(dst []byte, first bool, field, column string, v []b
 			return dst, first, rowError(field, "column %q is not a JSON string: %v", column, err)
 		}
 		text := trimSpace(s.GetStringBytes())
-		if len(text) == 0 {
+		if len(text) == 0 || string(text) == "null" {
 			return dst, first, nil
 		}
 		if err := fastjson.ValidateBytes(text); err != nil {
@@ -195,11 +207,14 @@ func (b *builder) fromObject(dst, raw []byte, tsRendered bool) ([]byte, *ingest.
 }
 
 // asIs reports whether an object row already is event JSON: every key an
-// event field read from its own name.
+// event field read from its own name, and properties and context not
+// JSON text in a string (which nested unpacks, with or without extra
+// columns).
 func (b *builder) asIs(obj *fastjson.Object) bool {
 	ok := true
-	obj.Visit(func(key []byte, _ *fastjson.Value) {
-		if ok && b.mapping.fieldFor[string(key)] != string(key) {
+	obj.Visit(func(key []byte, v *fastjson.Value) {
+		field := b.mapping.fieldFor[string(key)]
+		if ok && (field != string(key) || ((field == fieldProperties || field == fieldContext) && v.Type() == fastjson.TypeString)) {
 			ok = false
 		}
 	})
@@ -224,6 +239,9 @@ func (b *builder) nested(field, column string, v *fastjson.Value, dst *[]byte, f
 		inner, err := b.inner.ParseBytes(v.GetStringBytes())
 		if err != nil {
 			return rowError(field, "column %q holds a string that is not valid JSON: %v", column, err)
+		}
+		if inner.Type() == fastjson.TypeNull {
+			return nil
 		}
 		if inner.Type() == fastjson.TypeObject {
 			*target = appendMembers(*target, inner)
@@ -282,8 +300,11 @@ func appendMembers(dst []byte, obj *fastjson.Value) []byte {
 	return dst
 }
 
+// isDigits reports whether s is an integer as JSON writes it: digits, no
+// leading zero. Others go to the contract as strings, which it refuses
+// as event_version with its own message.
 func isDigits(s string) bool {
-	if len(s) == 0 || len(s) > 10 {
+	if len(s) == 0 || len(s) > 10 || (len(s) > 1 && s[0] == '0') {
 		return false
 	}
 	for i := range len(s) {

@@ -244,6 +244,7 @@ var (
 	gzipMagic    = []byte{0x1f, 0x8b}
 	zstdMagic    = []byte{0x28, 0xb5, 0x2f, 0xfd}
 	parquetMagic = []byte("PAR1")
+	utf8BOM      = []byte("\ufeff")
 )
 
 // input is an opened source: its decompressed bytes and how far into the
@@ -324,6 +325,9 @@ func openInput(src Source, stdin io.Reader) (*input, error) {
 		in.r = br
 	} else {
 		in.r = bufio.NewReaderSize(r, 1<<20)
+	}
+	if head, _ := in.r.Peek(len(utf8BOM)); bytes.Equal(head, utf8BOM) {
+		in.r.Discard(len(utf8BOM)) // spreadsheet exports start with one
 	}
 	if in.format == "" {
 		in.format = sniffFormat(in.r)
