@@ -35,8 +35,10 @@ type csvSteps struct {
 	out     []byte
 	// badQuote: the last record's quoting is one encoding/csv refuses.
 	badQuote bool
-	// fallback, once set, ends the bulk lane for the source.
-	fallback error
+	// stop, once set, ends the bulk lane for the source after the rows
+	// spooled before it: a bulkFallback hands the source to the row-by-row
+	// lane, another error (a read error) fails it.
+	stop error
 }
 
 var crlf = []byte("\r\n")
@@ -169,8 +171,8 @@ func scanQuotes(line []byte, open bool) (stillOpen, bad bool) {
 }
 
 func (cs *csvSteps) next(_ context.Context, skip int64) (bulkStep, bool, error) {
-	if cs.fallback != nil {
-		return bulkStep{}, false, cs.fallback
+	if cs.stop != nil {
+		return bulkStep{}, false, cs.stop
 	}
 	f, err := os.CreateTemp(cs.dir, slicePattern)
 	if err != nil {
@@ -184,12 +186,11 @@ func (cs *csvSteps) next(_ context.Context, skip int64) (bulkStep, bool, error) 
 	step := bulkStep{path: f.Name()}
 	rows := cs.sizes.size(cs.steps)
 	cs.steps++
-	var readErr error
 	for step.to-step.from < rows {
 		rec, err := cs.record()
 		if err != nil {
 			if !errors.Is(err, io.EOF) {
-				readErr = err
+				cs.stop = err
 			}
 			break
 		}
@@ -207,7 +208,7 @@ func (cs *csvSteps) next(_ context.Context, skip int64) (bulkStep, bool, error) 
 			// DuckDB reads quotes more leniently than encoding/csv, which
 			// rejects the row: from here the row-by-row lane reads the
 			// file, after the steps before this row.
-			cs.fallback = &bulkFallback{fmt.Errorf("row %d (line %d) is not valid CSV (a quote out of place)", cs.row, start)}
+			cs.stop = &bulkFallback{fmt.Errorf("row %d (line %d) is not valid CSV (a quote out of place)", cs.row, start)}
 			break
 		}
 		if step.from == 0 {
@@ -228,11 +229,11 @@ func (cs *csvSteps) next(_ context.Context, skip int64) (bulkStep, bool, error) 
 		}
 		w.Write(cs.out)
 	}
-	err = errors.Join(readErr, cw.Error(), w.Flush(), f.Close())
+	err = errors.Join(cw.Error(), w.Flush(), f.Close())
 	if err != nil || step.from == 0 {
 		cs.done(bulkStep{path: f.Name()})
 		if err == nil {
-			err = cs.fallback
+			err = cs.stop
 		}
 		return bulkStep{}, false, err
 	}

@@ -347,7 +347,7 @@ func newParquetReader(ctx context.Context, path string, m Mapping) (*parquetRead
 func (pr *parquetReader) describe(m Mapping) error {
 	rows, err := pr.db.QueryContext(pr.ctx, stmt("backfill/parquet_columns"), pr.path)
 	if err != nil {
-		return fmt.Errorf("%s is not a readable Parquet file: %w", pr.path, err)
+		return fmt.Errorf("not a readable Parquet file: %w", err)
 	}
 	types, err := rows.ColumnTypes()
 	rows.Close()
@@ -361,7 +361,7 @@ func (pr *parquetReader) describe(m Mapping) error {
 	}
 	p, err := m.resolve(columns)
 	if err != nil {
-		return inputErrorf("%s: %v", pr.path, err)
+		return inputErrorf("%v", err)
 	}
 	var file parquetFile
 	for i, f := range p.fields {

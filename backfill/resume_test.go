@@ -55,6 +55,13 @@ func pulse(t *testing.T) string {
 	return pulseBin
 }
 
+var relistedLine = regexp.MustCompile(`rejected\s+([\d,]+) \(listed in [^\n]*, with the ([\d,]+) of the interrupted run before\)`)
+
+func parseCount(b []byte) int64 {
+	n, _ := strconv.ParseInt(strings.ReplaceAll(string(b), ",", ""), 10, 64)
+	return n
+}
+
 var resumedLine = regexp.MustCompile(`skipped as duplicates\s+(?:[\d,]+ already in the target, )?([\d,]+) already loaded by an earlier run`)
 
 // TestKilledRunResumesWithoutDuplicatesOrGaps kills the real binary in
@@ -177,10 +184,18 @@ func killAndResume(t *testing.T, bin, src string, targetArgs []string, rows, val
 	if m == nil {
 		t.Fatalf("no summary in:\n%s", second)
 	}
-	resumed, _ := strconv.ParseInt(strings.ReplaceAll(string(m[1]), ",", ""), 10, 64)
+	resumed := parseCount(m[1])
 	t.Logf("interrupted with %d rows durable, killed with %d; the last run passed over %d", atInterrupt.Rows, killedAt.Rows, resumed)
 	if resumed < killedAt.Rows {
 		t.Fatalf("second run passed over %d rows; the checkpoint at the kill said %d were durable:\n%s", resumed, killedAt.Rows, second)
+	}
+
+	// The summary counts this run's rejects and the earlier ones it lists
+	// again: together, every invalid row.
+	if m := relistedLine.FindSubmatch(second); m == nil {
+		t.Errorf("summary does not tell the rejects listed again:\n%s", second)
+	} else if now, before := parseCount(m[1]), parseCount(m[2]); now+before != int64(len(invalid)) || before == 0 {
+		t.Errorf("summary: %d rejected now, %d listed again; want %d together, some of them again", now, before, len(invalid))
 	}
 
 	if total, distinct := stored(); total != valid || distinct != valid {

@@ -5,8 +5,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/pulse-analytics/pulse/gen"
 	"github.com/pulse-analytics/pulse/ingest"
 )
 
@@ -148,6 +150,23 @@ func TestTimestampsIgnoreTheProcessZone(t *testing.T) {
 	for _, e := range events {
 		if got := e.TS.UTC().Format(ingest.TSLayout); got != want[e.User] {
 			t.Errorf("%s stored at %s; want %s", e.User, got, want[e.User])
+		}
+	}
+}
+
+// A compressed file cut short fails with an error that says so, after
+// storing the rows before the cut, in every lane.
+func TestTruncatedCompressedFile(t *testing.T) {
+	events := generated(t, 3000)
+	dir := t.TempDir()
+	for _, format := range []string{gen.FormatCSV, gen.FormatNDJSON} {
+		whole := gzipped(t, encode(t, events, format))
+		path := writeFile(t, dir, "cut."+format+".gz", whole[:len(whole)/2])
+		for _, rowByRow := range []bool{false, true} {
+			s, err := load(t, newStore(t), "", Config{RowByRow: rowByRow, BulkRows: 500}, path)
+			if err == nil || !strings.Contains(err.Error(), "truncated or corrupt") || s.Loaded == 0 {
+				t.Errorf("%s, row by row %v: %+v, %v; want some rows loaded, then an error telling the file is cut short", format, rowByRow, s, err)
+			}
 		}
 	}
 }

@@ -142,6 +142,9 @@ type Summary struct {
 	DuplicatesKnown bool
 	// Resumed rows were passed over: earlier runs stored them (checkpoint).
 	Resumed int64
+	// Relisted rejects are an earlier, interrupted run's, listed again in
+	// this run's rejects file (they are not in Rejected).
+	Relisted int64
 	// Bulk rows were checked and stored by DuckDB's bulk lane (embedded
 	// store, Parquet and CSV); the others went through the contract in Go.
 	Bulk        int64
@@ -308,13 +311,13 @@ func (r *run) files(ctx context.Context) error {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("interrupted before %s: %w", src.Path, err)
 		}
+		r.summary.Files++ // read, wholly or in part
 		if err := r.file(ctx, src); err != nil {
 			if src.Path == Stdin {
 				return fmt.Errorf("standard input: %w", err)
 			}
 			return fmt.Errorf("%s: %w", src.Path, err)
 		}
-		r.summary.Files++
 	}
 	return nil
 }
@@ -326,7 +329,8 @@ func (r *run) file(ctx context.Context, src Source) error {
 	resumable := r.cfg.State != nil && src.Path != Stdin
 	if resumable {
 		var err error
-		if key, err = statSource(src.Path, "format="+string(src.Format)+" map="+r.cfg.Mapping.String()); err != nil {
+		reading := fmt.Sprintf("format=%s map=%s max-event-bytes=%d", src.Format, r.cfg.Mapping, r.contract.MaxEventBytes)
+		if key, err = statSource(src.Path, reading); err != nil {
 			return err
 		}
 		if cp, err = r.cfg.State.Load(key); err != nil {
@@ -353,6 +357,7 @@ func (r *run) file(ctx context.Context, src Source) error {
 				return err
 			}
 		}
+		r.summary.Relisted += int64(len(carried))
 		if len(carried) > 0 {
 			r.logger.Info("listing the rejects of an earlier run's rows again", "source", src.Path, "rejects", len(carried))
 		}

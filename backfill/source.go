@@ -269,6 +269,21 @@ func (in *input) Close() error {
 	return errors.Join(errs...)
 }
 
+// decompressed says what a decompressor's error means: a bare "unexpected
+// EOF" does not tell that the file is cut short.
+type decompressed struct {
+	r           io.Reader
+	compression string
+}
+
+func (d decompressed) Read(p []byte) (int, error) {
+	n, err := d.r.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) {
+		err = fmt.Errorf("the %s data is truncated or corrupt (was the file cut short?): %w", d.compression, err)
+	}
+	return n, err
+}
+
 type countingReader struct {
 	r io.Reader
 	n *atomic.Int64
@@ -306,18 +321,18 @@ func openInput(src Source, stdin io.Reader) (*input, error) {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
 			in.Close()
-			return nil, fmt.Errorf("%s: gzip: %w", src.Path, err)
+			return nil, fmt.Errorf("gzip: %w", err)
 		}
 		in.closers = append(in.closers, zr.Close)
-		in.compression, r = compressionGzip, zr
+		in.compression, r = compressionGzip, decompressed{zr, compressionGzip}
 	case bytes.HasPrefix(head, zstdMagic):
 		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
 		if err != nil {
 			in.Close()
-			return nil, fmt.Errorf("%s: zstd: %w", src.Path, err)
+			return nil, fmt.Errorf("zstd: %w", err)
 		}
 		in.closers = append(in.closers, func() error { zr.Close(); return nil })
-		in.compression, r = compressionZstd, zr
+		in.compression, r = compressionZstd, decompressed{zr, compressionZstd}
 	default:
 		in.compression = compressionNone
 	}
@@ -334,7 +349,7 @@ func openInput(src Source, stdin io.Reader) (*input, error) {
 	}
 	if in.format == FormatParquet && in.compression != compressionNone {
 		in.Close()
-		return nil, inputErrorf("%s is %s-compressed Parquet; Parquet compresses its own pages: decompress the file first", src.Path, in.compression)
+		return nil, inputErrorf("the file is %s-compressed Parquet; Parquet compresses its own pages: decompress the file first", in.compression)
 	}
 	return in, nil
 }

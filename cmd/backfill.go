@@ -40,6 +40,8 @@ type backfillOptions struct {
 	NoResume    bool
 	DryRun      bool
 	Batch       int
+	// MaxEventBytes is the contract's size limit, as pulse ingest takes it.
+	MaxEventBytes int
 
 	// Resolved by backfillValidate.
 	sources []backfill.Source
@@ -125,6 +127,7 @@ in the --config YAML file (top level or under "backfill:").`,
 	f.StringVar(&opts.State, "state", "", "directory for checkpoints (default: <data>.backfill next to the embedded store; $XDG_STATE_HOME/pulse/backfill for ClickHouse and Kafka)")
 	f.BoolVar(&opts.NoResume, "no-resume", false, "ignore checkpoints and read every row again (the target still skips events it holds)")
 	f.BoolVar(&opts.DryRun, "dry-run", false, "check every row against the contract and write the rejects file, storing nothing")
+	f.IntVar(&opts.MaxEventBytes, "max-event-bytes", ingest.DefaultMaxEventBytes, "largest accepted event, in bytes of JSON (as pulse ingest's flag: give both the same value)")
 	f.IntVar(&opts.Batch, "batch", 0, fmt.Sprintf("events per store batch, checkpointed each (default %d embedded, %d ClickHouse, %d Kafka; Parquet and CSV in bulk: %d and %d into the embedded store, %d into ClickHouse)", backfillBatchEmbedded, backfillBatchClickHouse, backfillBatchKafka, backfill.BulkParquetRows, backfill.BulkCSVRows, backfill.BulkClickHouseRows))
 	annotateEnv(cmd, "data", "clickhouse", "brokers", "topic", "state", "max-rejects")
 	return cmd
@@ -155,6 +158,9 @@ func backfillValidate(opts *backfillOptions, cmd *cobra.Command) error {
 	}
 	if opts.limit, err = backfill.ParseLimit(opts.MaxRejects); err != nil {
 		return &UsageError{Err: err}
+	}
+	if opts.MaxEventBytes < 256 {
+		return usageErrorf("--max-event-bytes must be at least 256, got %d", opts.MaxEventBytes)
 	}
 	stdin := 0
 	for _, a := range opts.Args {
@@ -207,8 +213,9 @@ func backfillRun(ctx context.Context, opts *backfillOptions) error {
 	cfg := backfill.Config{
 		Sources: opts.sources, Mapping: opts.mapping, Target: target,
 		RejectsPath: opts.Rejects, MaxRejects: opts.limit, BatchRows: batch, BulkRows: opts.Batch,
-		Stdin: opts.Streams.In, Logger: slog.Default(),
+		Stdin: opts.Streams.In, Logger: slog.Default(), Contract: ingest.NewContract(),
 	}
+	cfg.Contract.MaxEventBytes = opts.MaxEventBytes
 	if target != nil && !opts.NoResume {
 		dir := opts.State
 		if dir == "" {
@@ -265,7 +272,10 @@ func backfillPrintSummary(w io.Writer, s backfill.Summary) error {
 	fmt.Fprintf(tw, "rows read\t%s\n", genCount(s.Rows))
 	fmt.Fprintf(tw, "%s\t%s\n", loaded, genCount(s.Loaded))
 	rejected := genCount(s.Rejected)
-	if s.RejectsPath != "" {
+	switch {
+	case s.RejectsPath != "" && s.Relisted > 0:
+		rejected += fmt.Sprintf(" (listed in %s, with the %s of the interrupted run before)", s.RejectsPath, genCount(s.Relisted))
+	case s.RejectsPath != "":
 		rejected += " (listed in " + s.RejectsPath + ")"
 	}
 	fmt.Fprintf(tw, "rejected\t%s\n", rejected)

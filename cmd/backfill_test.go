@@ -92,6 +92,7 @@ func TestBackfillExitCodes(t *testing.T) {
 		{"bad map", []string{src, "--map", "when=ts"}, ExitUsage, "not an event field"},
 		{"map to a missing column", []string{src, "--data", db, "--map", "ts=timestamp"}, ExitUsage, `no column "timestamp"`},
 		{"bad max-rejects", []string{src, "--max-rejects", "lots"}, ExitUsage, "--max-rejects"},
+		{"tiny max-event-bytes", []string{src, "--max-event-bytes", "100"}, ExitUsage, "--max-event-bytes must be at least 256"},
 		{"two targets", []string{src, "--clickhouse", "http://x:8123", "--brokers", "x:9092"}, ExitUsage, "either --clickhouse or --brokers"},
 		{"missing file", []string{filepath.Join(dir, "nope.csv")}, ExitUsage, "no such file"},
 		{"no store", []string{src, "--data", filepath.Join(dir, "none.db")}, ExitRuntime, "pulse schema apply --data"},
@@ -104,6 +105,9 @@ func TestBackfillExitCodes(t *testing.T) {
 			_, stderr, code := backfillExec(t, "", tt.args...)
 			if code != tt.code || !strings.Contains(stderr, tt.want) {
 				t.Fatalf("exit %d, stderr %q; want exit %d mentioning %q", code, stderr, tt.code, tt.want)
+			}
+			if strings.Count(stderr, src+":") > 1 {
+				t.Errorf("stderr names the file more than once: %q", stderr)
 			}
 		})
 	}
