@@ -67,8 +67,8 @@ ClickHouse (--clickhouse) or Kafka (--brokers, replayed through the topic).
 Formats: CSV (with a header row), NDJSON (one event per line) and Parquet,
 told by extension (.csv, .ndjson/.jsonl/.json, .parquet) or --format; CSV and
 NDJSON may be gzip- or zstd-compressed (.gz, .zst; recognised by content).
-A directory loads every such file below it, in name order; "-" reads
-standard input.
+A directory loads every such file below it, in name order, leaving out
+pulse's own output (checkpoints, rejects files); "-" reads standard input.
 
 Columns named like event fields (event_id, event, user_id, tenant_id,
 session_id, ts, event_version, properties, context) fill them; --map reads
@@ -88,7 +88,8 @@ properties), and the target skips events it holds already. After each
 durable batch a checkpoint per file (under --state; by default next to
 the embedded store) records the last row done, so an interrupted run
 (Ctrl-C, kill -9) resumes there when run again with the same arguments,
-and its rejects file lists the interrupted run's rejects too.
+and its rejects file lists the interrupted run's rejects too. A run with
+another --map, --format or --max-event-bytes reads the file again.
 
 Parquet and CSV files with an event_id column load in bulk into the
 embedded store and into ClickHouse over HTTP (an http:// DSN), and are
