@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -57,7 +59,8 @@ func (r *rejectsFile) write(rej Reject) error {
 		if dir == "" {
 			dir = "."
 		}
-		tmp, err := os.CreateTemp(dir, "."+base+".*.tmp")
+		removeStaleRejects(dir)
+		tmp, err := os.CreateTemp(dir, fmt.Sprintf(".%s.%d-*.tmp", base, os.Getpid()))
 		if err != nil {
 			return fmt.Errorf("create the rejects file: %w", err)
 		}
@@ -83,6 +86,28 @@ func (r *rejectsFile) write(rej Reject) error {
 	}
 	_, err = r.w.Write(append(data, '\n'))
 	return err
+}
+
+// removeStaleRejects removes the temporary rejects files that killed
+// runs left in dir: named .<rejects file>.<pid>-<random>.tmp, for a
+// process that is gone.
+func removeStaleRejects(dir string) {
+	for _, ext := range []string{".ndjson", ".csv"} {
+		stale, _ := filepath.Glob(filepath.Join(dir, ".*"+ext+".*-*.tmp"))
+		for _, path := range stale {
+			name := strings.TrimSuffix(filepath.Base(path), ".tmp")
+			pid, _, _ := strings.Cut(name[strings.LastIndexByte(name, '.')+1:], "-")
+			if n, err := strconv.Atoi(pid); err == nil && processGone(n) {
+				os.Remove(path)
+			}
+		}
+	}
+}
+
+// processGone reports whether no process has the id pid: the owner of a
+// temporary file or directory named after it was killed.
+func processGone(pid int) bool {
+	return pid != os.Getpid() && errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
 }
 
 // flush makes the rejects written so far durable (in the temporary

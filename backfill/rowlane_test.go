@@ -2,6 +2,7 @@ package backfill
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -168,5 +169,27 @@ func TestTruncatedCompressedFile(t *testing.T) {
 				t.Errorf("%s, row by row %v: %+v, %v; want some rows loaded, then an error telling the file is cut short", format, rowByRow, s, err)
 			}
 		}
+	}
+}
+
+// A killed run leaves its rejects in a hidden temporary file; the next run
+// that writes rejects there removes it, and only if its process is gone.
+func TestKilledRunsTemporaryRejectsAreRemoved(t *testing.T) {
+	dir := t.TempDir()
+	done := exec.Command("true")
+	if err := done.Run(); err != nil {
+		t.Fatal(err)
+	}
+	stale := writeFile(t, dir, fmt.Sprintf(".backfill-rejects-20261101T000000Z.ndjson.%d-123.tmp", done.Process.Pid), []byte("{}\n"))
+	live := writeFile(t, dir, fmt.Sprintf(".other.ndjson.%d-456.tmp", os.Getppid()), []byte("{}\n"))
+	path, _ := badRows(t)
+	if _, err := load(t, newStore(t), "", Config{RejectsPath: filepath.Join(dir, "rejects.ndjson")}, path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("%s is still there (%v); its process is gone", stale, err)
+	}
+	if _, err := os.Stat(live); err != nil {
+		t.Errorf("%s was removed (%v); its process runs", live, err)
 	}
 }
