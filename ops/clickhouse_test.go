@@ -66,6 +66,7 @@ func TestClickHouseStatsCompareTodayWithYesterdayUpToTheSameTime(t *testing.T) {
 		event("acme", "u1", now.Add(-25*time.Hour)),
 		event("acme", "u3", now.Add(-23*time.Hour)), // later in yesterday than now
 		event("globex", "u9", now.Add(-26*time.Hour)),
+		event("acme", "u6", now.Add(time.Hour)), // dated ahead of now (clock skew): neither, nor newest
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -81,8 +82,8 @@ func TestClickHouseStatsCompareTodayWithYesterdayUpToTheSameTime(t *testing.T) {
 	if !reflect.DeepEqual(s.Tenants, want) {
 		t.Errorf("tenants = %+v, want %+v", s.Tenants, want)
 	}
-	if s.Events != 5 {
-		t.Errorf("events = %d, want 5", s.Events)
+	if s.Events != 6 {
+		t.Errorf("events = %d, want 6", s.Events)
 	}
 	// The newest event is a minute old by this machine's clock, which is
 	// the engine's here.

@@ -81,7 +81,7 @@ func ReadEmbeddedStats(ctx context.Context, db *dbsql.DB, now time.Time) (StoreS
 	now = now.UTC().Truncate(time.Microsecond)
 	s := StoreStats{At: now, Tenants: []TenantDAU{}}
 	var newest dbsql.NullInt64
-	err := db.QueryRowContext(ctx, sqlfiles.Statement(sqlfiles.DuckDB, "ops/store_totals")).Scan(&s.Events, &newest)
+	err := db.QueryRowContext(ctx, sqlfiles.Statement(sqlfiles.DuckDB, "ops/store_totals"), dbsql.Named("now_us", now.UnixMicro())).Scan(&s.Events, &newest)
 	if err != nil {
 		return StoreStats{}, fmt.Errorf("read store totals: %w", err)
 	}
