@@ -5,6 +5,7 @@ import (
 	dbsql "database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"strings"
 	"time"
@@ -64,8 +65,16 @@ func (o *opsOptions) validate() error {
 		return usageErrorf("--refresh must be at least 100ms, got %s", o.interval)
 	case o.timeout <= 0:
 		return usageErrorf("--timeout must be positive, got %s", o.timeout)
-	case t.MaxErrorRate > 1:
-		return usageErrorf("--max-error-rate is a share between 0 and 1 (0.05 = 5%%), got %g", t.MaxErrorRate)
+	case o.gateway == "" && len(o.brokers) == 0 && o.clickhouse == "" && o.dataPath == "":
+		return usageErrorf("nothing to read: give --gateway, --data, --clickhouse or --brokers")
+	case o.tenant != "" && !ingest.ValidTenantID(o.tenant):
+		return usageErrorf("--tenant %q is not a tenant_id: 1 to %d letters, digits, '.', '_' or '-'", o.tenant, ingest.MaxTenantIDLen)
+	case t.MaxLag < -1:
+		return usageErrorf("--max-lag is a number of messages, 0 or more (-1: no check), got %d", t.MaxLag)
+	case t.MaxFreshness < 0:
+		return usageErrorf("--max-freshness is a positive duration such as 5m (0: no check), got %s", t.MaxFreshness)
+	case math.IsNaN(t.MaxErrorRate) || t.MaxErrorRate > 1 || (t.MaxErrorRate < 0 && t.MaxErrorRate != -1):
+		return usageErrorf("--max-error-rate is a share between 0 and 1 (0.05 = 5%%; -1: no check), got %g", t.MaxErrorRate)
 	case t.MaxLag >= 0 && len(o.brokers) == 0:
 		return usageErrorf("--max-lag needs --brokers to read the lag from")
 	case t.MaxErrorRate >= 0 && o.gateway == "":

@@ -116,14 +116,24 @@ func roundFigure(v float64) string {
 	return strings.TrimRight(strings.TrimRight(fmt.Sprintf("%.4f", v), "0"), ".")
 }
 
-// onlyTenant keeps the per-tenant rows of tenant and every other row.
+// onlyTenant keeps the per-tenant rows of tenant and every other row. A
+// tenant without events has no rows of its own: it gets zeros, as in
+// pulse top, once the store was read.
 func onlyTenant(figures []ops.Figure, tenant string) []ops.Figure {
 	out := figures[:0:0]
+	storeRead, found := false, false
 	for _, f := range figures {
 		if f.Source == "store" && f.Scope != "" && f.Scope != tenant {
 			continue
 		}
+		storeRead = storeRead || (f.Source == "store" && f.Name == "dau_today")
+		found = found || (f.Source == "store" && f.Scope == tenant)
 		out = append(out, f)
+	}
+	if storeRead && !found {
+		for _, name := range []string{"dau_today", "dau_yesterday_same_time"} {
+			out = append(out, ops.Figure{Source: "store", Name: name, Scope: tenant, Unit: "users"})
+		}
 	}
 	return out
 }

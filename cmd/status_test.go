@@ -125,6 +125,12 @@ func TestStatusExitCodes(t *testing.T) {
 		{"an unknown format", []string{"--gateway", ok, "--format", "xml"}, ExitUsage, "table, csv, json, ndjson"},
 		{"two stores", []string{"--clickhouse", "http://x:8123/", "--data", "x.db"}, ExitUsage, "give one"},
 		{"stray arguments", []string{"now"}, ExitUsage, "takes no arguments"},
+		{"a negative lag limit", []string{"--brokers", "127.0.0.1:1", "--max-lag", "-5"}, ExitUsage, "--max-lag is a number of messages"},
+		{"a negative freshness limit", []string{"--gateway", ok, "--max-freshness", "-1m"}, ExitUsage, "--max-freshness is a positive duration"},
+		{"a negative error rate", []string{"--gateway", ok, "--max-error-rate", "-0.5"}, ExitUsage, "between 0 and 1"},
+		{"an error rate that is no number", []string{"--gateway", ok, "--max-error-rate", "NaN"}, ExitUsage, "between 0 and 1"},
+		{"no source at all", []string{"--gateway", ""}, ExitUsage, "nothing to read"},
+		{"a tenant that cannot exist", []string{"--gateway", ok, "--tenant", "bad tenant!"}, ExitUsage, "not a tenant_id"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -163,6 +169,11 @@ func TestStatusReadsAnEmbeddedStoreFileForOneTenant(t *testing.T) {
 	}
 	if strings.Contains(out, "globex") {
 		t.Errorf("--tenant acme shows globex:\n%s", out)
+	}
+	// A tenant without events shows zeros, as pulse top does.
+	out, errOut, code = statusExec(t, "--gateway", "", "--data", path, "--tenant", "initech", "--format", "csv")
+	if code != ExitOK || !strings.Contains(out, "store,dau_today,initech,0,users") || !strings.Contains(out, "store,dau_yesterday_same_time,initech,0,users") {
+		t.Errorf("--tenant initech: exit %d, stderr %s; want zero DAU rows for it:\n%s", code, errOut, out)
 	}
 }
 

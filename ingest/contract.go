@@ -313,6 +313,12 @@ func hasControl(s string) bool {
 	return false
 }
 
+// ValidTenantID reports whether s is a tenant_id the contract accepts, for
+// commands that take one as a flag.
+func ValidTenantID(s string) bool {
+	return len(s) >= 1 && len(s) <= MaxTenantIDLen && validTenantID(s)
+}
+
 func validTenantID(s string) bool {
 	for _, r := range s {
 		ok := r == '.' || r == '_' || r == '-' || (r >= '0' && r <= '9') || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z')

@@ -291,7 +291,7 @@ func (s *KafkaSink) produceError(err error) error {
 	case errors.Is(err, kgo.ErrClientClosed):
 		return fmt.Errorf("kafka: sink is closed: %w", err)
 	case errors.Is(err, kerr.UnknownTopicOrPartition):
-		return fmt.Errorf("kafka: topic %q does not exist on %s (create it, or start the gateway with topic creation enabled): %w",
+		return fmt.Errorf("kafka: topic %q does not exist on %s (create it: pulse ingest --brokers creates it when it starts, or use kafka-topics.sh --create): %w",
 			s.cfg.Topic, s.brokers(), err)
 	case errors.Is(err, kgo.ErrRecordTimeout), errors.Is(err, kgo.ErrRecordRetries):
 		return fmt.Errorf("kafka: events not acknowledged by %s within %s (are the brokers up and the topic's replicas in sync?): %w",
@@ -345,7 +345,7 @@ func (s *KafkaSink) describeTopic(ctx context.Context, leaders bool) error {
 		}
 		if err := kerr.ErrorForCode(t.ErrorCode); err != nil {
 			if errors.Is(err, kerr.UnknownTopicOrPartition) {
-				return fmt.Errorf("kafka: topic %q does not exist on %s (create it, or start the gateway with topic creation enabled): %w", s.cfg.Topic, s.brokers(), err)
+				return fmt.Errorf("kafka: topic %q does not exist on %s (create it: pulse ingest --brokers creates it when it starts, or use kafka-topics.sh --create): %w", s.cfg.Topic, s.brokers(), err)
 			}
 			return fmt.Errorf("kafka: topic %q is not usable: %w", s.cfg.Topic, err)
 		}
