@@ -51,9 +51,17 @@ var bulkTemplate = sqlfiles.Template(sqlfiles.DuckDB, "backfill/bulk")
 
 // bulkField is one event field as bulk.sql reads it.
 type bulkField struct {
-	Col  string // quoted source column; "" when absent
+	Col  string // the column as the step's rows name it (bulkColumn.As); "" when absent
+	Src  string // the column as the source names it, quoted
 	Kind string // text, timestamp, timestamptz, integer, uuid, nested, other
 	CSV  bool
+}
+
+// bulkColumn is a source column the step's rows read (bulk.sql's
+// "columns"): Src as the source names it, quoted, read as As, a name of
+// the lane's own.
+type bulkColumn struct {
+	Src, As string
 }
 
 // bulkExtra is a column that becomes a key of properties; as a member of
@@ -61,7 +69,7 @@ type bulkField struct {
 // own members instead.
 type bulkExtra struct {
 	Key   string // SQL string literal
-	Col   string // quoted column
+	Col   string // the column as the step's rows name it
 	Props bool
 }
 
@@ -70,12 +78,19 @@ type bulkPlan struct {
 	Parquet    bool
 	CSV        bool
 	CSVColumns string
-	// ParquetFile is the Parquet file as a source (parquet.sql's "file").
+	// ParquetFile is the Parquet file as a source (parquet.sql's "file",
+	// or "unnumbered_file" when Positional).
 	ParquetFile string
+	// Positional: the Parquet file has a column of its own named
+	// file_row_number, which hides DuckDB's row numbers (and makes its
+	// file_row_number option fail): rows are numbered by position.
+	Positional bool
 	// ClickHouse: the rows go to ClickHouse's events_bulk ("spool"), not
 	// to the embedded store ("insert").
 	ClickHouse bool
-	Extras     []bulkExtra
+	// Columns are the source columns the rows read, fields and extras.
+	Columns []bulkColumn
+	Extras  []bulkExtra
 	// Members are the members of properties in column order: the extras,
 	// and the properties column's own where it stands (Props).
 	Members []bulkExtra
@@ -91,27 +106,47 @@ func (p bulkPlan) Field(name string) bulkField {
 	return f
 }
 
+// rowNumberColumn is the name DuckDB gives a Parquet file's row numbers;
+// like every DuckDB name, it matches whatever the case.
+const rowNumberColumn = "file_row_number"
+
 // newBulkPlan maps a source's columns, with their DuckDB types (all
 // VARCHAR for CSV), onto bulk.sql. ok is false when the bulk lane cannot
 // take the source: no event_id column, or an extra column whose name the
 // contract would refuse as a property key.
+//
+// The step's rows name column i c<i>, whatever the source calls it: the
+// SQL names its own values too (p_in, row_no, n_props, ...), and a source
+// column under one of those names must not be read in their place. CSV
+// columns are named so by read_csv itself (CSVColumns), the slice's row
+// and line numbers src_row and src_line.
 func newBulkPlan(p *plan, types []string, csv bool) (bp bulkPlan, ok bool) {
 	bp = bulkPlan{Parquet: !csv, CSV: csv, fields: map[string]bulkField{}}
 	props := false
 	for i, column := range p.columns {
+		col := bulkColumn{Src: sqlfiles.QuoteIdent(column), As: fmt.Sprintf("c%d", i)}
+		if csv {
+			col.Src = col.As
+		} else if strings.EqualFold(column, rowNumberColumn) {
+			bp.Positional = true
+		}
 		field := p.fields[i]
 		if field == "" {
 			if !plainKey(column) {
 				return bp, false
 			}
-			bp.Extras = append(bp.Extras, bulkExtra{Key: sqlfiles.QuoteString(column), Col: sqlfiles.QuoteIdent(column)})
+			bp.Columns = append(bp.Columns, col)
+			bp.Extras = append(bp.Extras, bulkExtra{Key: sqlfiles.QuoteString(column), Col: col.As})
 			bp.Members = append(bp.Members, bp.Extras[len(bp.Extras)-1])
 			continue
 		}
 		if field == fieldProperties {
 			bp.Members, props = append(bp.Members, bulkExtra{Props: true}), true
 		}
-		bp.fields[field] = bulkField{Col: sqlfiles.QuoteIdent(column), Kind: columnKind(field, types[i])}
+		if field != fieldProperties && field != fieldContext {
+			bp.Columns = append(bp.Columns, col) // the objects are read as p_in and c_in
+		}
+		bp.fields[field] = bulkField{Col: col.As, Src: col.Src, Kind: columnKind(field, types[i])}
 	}
 	if !props {
 		bp.Members = append(bp.Members, bulkExtra{Props: true})
@@ -121,9 +156,9 @@ func newBulkPlan(p *plan, types []string, csv bool) (bp bulkPlan, ok bool) {
 	}
 	if csv {
 		var b strings.Builder
-		b.WriteString("{'__pulse_row': 'VARCHAR', '__pulse_line': 'VARCHAR'")
-		for _, c := range p.columns {
-			b.WriteString(", " + sqlfiles.QuoteString(c) + ": 'VARCHAR'")
+		b.WriteString("{'src_row': 'VARCHAR', 'src_line': 'VARCHAR'")
+		for i := range p.columns {
+			fmt.Fprintf(&b, ", 'c%d': 'VARCHAR'", i)
 		}
 		b.WriteString("}")
 		bp.CSVColumns = b.String()
@@ -155,7 +190,10 @@ func columnKind(field, typ string) string {
 		}
 	case typ == "UUID":
 		return "uuid"
-	case typ == "TIMESTAMP" || typ == "TIMESTAMP_MS" || typ == "TIMESTAMP_S":
+	case typ == "TIMESTAMP" || typ == "TIMESTAMP_MS" || typ == "TIMESTAMP_S" || typ == "TIMESTAMP_NS":
+		// Nanoseconds too: cast to TIMESTAMP they round towards zero, as
+		// epoch_ms does; bulk.sql leaves what that rounds to 1970 (ts_ms 0)
+		// to the contract.
 		return "timestamp"
 	case typ == "TIMESTAMPTZ" || typ == "TIMESTAMP WITH TIME ZONE":
 		return "timestamptz"
@@ -226,7 +264,10 @@ type bulkLoader struct {
 	spoolDir string
 	skew     time.Duration
 	now      func() time.Time
-	staged   bool
+	// maxEventBytes is the contract's event size limit: rows whose
+	// event could reach it are the contract's (bulk.sql's "go_rows").
+	maxEventBytes int
+	staged        bool
 	// stmts are the statements per stage slot.
 	stmts [2]map[string]string
 	// deferred are rows the contract passed, held back for ClickHouse
@@ -258,7 +299,7 @@ func (l *bulkLoader) stepDone() (durable bool) {
 }
 
 func newBulkLoader(ctx context.Context, db *dbsql.DB, plan bulkPlan, c *ingest.Contract) (*bulkLoader, error) {
-	l := &bulkLoader{db: db, skew: c.MaxFutureSkew, now: c.Now, staged: plan.CSV}
+	l := &bulkLoader{db: db, skew: c.MaxFutureSkew, now: c.Now, maxEventBytes: c.MaxEventBytes, staged: plan.CSV}
 	if l.staged {
 		if _, err := db.ExecContext(ctx, stmt("backfill/attach_stage")); err != nil {
 			return nil, fmt.Errorf("attach the stage database: %w", err)
@@ -325,7 +366,7 @@ func (l *bulkLoader) check(ctx context.Context, step bulkStep) (bulkCheck, error
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		invalid, invalidErr = l.rowNumbers(ctx, stmts["go_rows"], step.path, step.from, step.to, maxTS)
+		invalid, invalidErr = l.rowNumbers(ctx, stmts["go_rows"], step.path, step.from, step.to, maxTS, l.maxEventBytes)
 	}()
 	copies, err := l.copies(ctx, step, &c)
 	<-done

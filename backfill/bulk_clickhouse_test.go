@@ -23,7 +23,7 @@ func TestBulkLaneMatchesRowByRowIntoClickHouse(t *testing.T) {
 	csvPath, parquets := edgeFiles(t)
 	for _, path := range append([]string{csvPath}, parquets...) {
 		t.Run(filepath.Base(path), func(t *testing.T) {
-			bulk := bothLanesClickHouse(t, path, Mapping{})
+			bulk := bothLanesClickHouse(t, path, Config{})
 			if bulk.Bulk < 2900 {
 				t.Errorf("bulk lane took %d rows, want nearly all 3000 generated ones", bulk.Bulk)
 			}
@@ -31,19 +31,23 @@ func TestBulkLaneMatchesRowByRowIntoClickHouse(t *testing.T) {
 	}
 	t.Run("mapped.csv", func(t *testing.T) {
 		path, m := mappedCSV(t, t.TempDir())
-		if bulk := bothLanesClickHouse(t, path, m); bulk.Bulk < 1000 {
+		if bulk := bothLanesClickHouse(t, path, Config{Mapping: m}); bulk.Bulk < 1000 {
 			t.Errorf("bulk lane took %d rows, want most of the 2000", bulk.Bulk)
 		}
 	})
 }
 
 // bothLanesClickHouse loads path into two fresh ClickHouse databases,
-// through the bulk lane and row by row, and compares them.
-func bothLanesClickHouse(t *testing.T, path string, m Mapping) Summary {
+// through the bulk lane and row by row, with cfg's mapping, contract and
+// step size, and compares them.
+func bothLanesClickHouse(t *testing.T, path string, cfg Config) Summary {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	contract := ingest.NewContract()
+	contract := cfg.Contract
+	if contract == nil {
+		contract = ingest.NewContract()
+	}
 	now := time.Now()
 	contract.Now = func() time.Time { return now }
 	var summaries [2]Summary
@@ -62,8 +66,8 @@ func bothLanesClickHouse(t *testing.T, path string, m Mapping) Summary {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cfg := Config{Sources: sources, Mapping: m, Target: target, Contract: contract, RowByRow: rowByRow,
-			RejectsPath: filepath.Join(dir, "rejects-"+p.Database+".ndjson")}
+		cfg := Config{Sources: sources, Mapping: cfg.Mapping, Target: target, Contract: contract, RowByRow: rowByRow,
+			BulkRows: cfg.BulkRows, RejectsPath: filepath.Join(dir, "rejects-"+p.Database+".ndjson")}
 		if testing.Verbose() {
 			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 		}

@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/pulse-analytics/pulse/chstore"
@@ -184,6 +183,15 @@ func (r *run) bulkFile(ctx context.Context, src Source, key sourceKey, cp *Check
 		if err := durable(); err != nil {
 			return true, err
 		}
+		if invalidParquetText(f.err) {
+			// DuckDB refuses to read on from the value, in whichever lane:
+			// the row-by-row lane would fail the same way, so say it here.
+			loaded := "no row is loaded"
+			if cp.Rows > 0 {
+				loaded = fmt.Sprintf("rows 1 to %d are loaded", cp.Rows)
+			}
+			return true, errInvalidParquetText(f.err, loaded)
+		}
 		// DuckDB could not read the file as planned (a malformed CSV
 		// record, a value it cannot cast): the row-by-row lane takes over
 		// after the last step, which is durable. Its skipping of the rows
@@ -278,8 +286,7 @@ func newSpoolDir() (string, error) {
 	stale, _ := filepath.Glob(filepath.Join(os.TempDir(), spoolPrefix+"*"))
 	for _, dir := range stale {
 		pid, _, _ := strings.Cut(strings.TrimPrefix(filepath.Base(dir), spoolPrefix), "-")
-		n, err := strconv.Atoi(pid)
-		if err == nil && n != os.Getpid() && errors.Is(syscall.Kill(n, 0), syscall.ESRCH) {
+		if n, err := strconv.Atoi(pid); err == nil && processGone(n) {
 			os.RemoveAll(dir)
 		}
 	}

@@ -283,6 +283,10 @@ type parquetReader struct {
 // parquetFile is the data of sql/duckdb/backfill/parquet.sql.
 type parquetFile struct {
 	BytesID string
+	// Positional: the file has a column of its own named file_row_number
+	// (in any case), which hides DuckDB's row numbers: its rows are
+	// numbered by position (parquet.sql's "_by_position" statements).
+	Positional bool
 }
 
 // parquetSQL is parquet.sql rendered for one file: the file as a source,
@@ -295,7 +299,11 @@ var parquetTemplate = sqlfiles.Template(sqlfiles.DuckDB, "backfill/parquet")
 
 func (f parquetFile) statements() (parquetSQL, error) {
 	var out parquetSQL
-	for name, dest := range map[string]*string{"file": &out.file, "rows": &out.rows, "listed_rows": &out.listedRows} {
+	names := map[string]*string{"file": &out.file, "rows": &out.rows, "listed_rows": &out.listedRows}
+	if f.Positional {
+		names = map[string]*string{"unnumbered_file": &out.file, "rows_by_position": &out.rows, "listed_rows_by_position": &out.listedRows}
+	}
+	for name, dest := range names {
 		var b strings.Builder
 		if err := parquetTemplate.ExecuteTemplate(&b, name, f); err != nil {
 			return out, fmt.Errorf("parquet statement %s: %w", name, err)
@@ -373,6 +381,9 @@ func (pr *parquetReader) describe(m Mapping) error {
 			pr.types[i] = "VARCHAR" // "file" reads it as text
 		}
 	}
+	for _, c := range columns {
+		file.Positional = file.Positional || strings.EqualFold(c, rowNumberColumn)
+	}
 	if pr.sql, err = file.statements(); err != nil {
 		return err
 	}
@@ -402,6 +413,27 @@ func (pr *parquetReader) describe(m Mapping) error {
 	return groups.Err()
 }
 
+// readError explains an error reading the file's rows.
+func (pr *parquetReader) readError(err error) error {
+	if invalidParquetText(err) {
+		return errInvalidParquetText(err, "the rows before it that were stored stay stored")
+	}
+	return fmt.Errorf("read the file: %w", err)
+}
+
+// invalidParquetText reports DuckDB's refusal of a Parquet string that is
+// not UTF-8: it fails the query, whatever row it reads.
+func invalidParquetText(err error) bool {
+	return strings.Contains(err.Error(), "Invalid string encoding found in Parquet file")
+}
+
+// errInvalidParquetText says what to do about text that is not UTF-8;
+// loaded says what of the file is stored.
+func errInvalidParquetText(err error, loaded string) error {
+	return fmt.Errorf("the file holds text that is not valid UTF-8, which DuckDB refuses to read (%s): "+
+		"re-export the file with its text in UTF-8, or fix or leave out the rows with other bytes, then run the same command again to load the rest: %w", loaded, err)
+}
+
 func (pr *parquetReader) fill(c *chunk, max int, skip int64) error {
 	for c.len() < max {
 		if pr.rows == nil {
@@ -411,17 +443,17 @@ func (pr *parquetReader) fill(c *chunk, max int, skip int64) error {
 		}
 		if !pr.rows.Next() {
 			if err := pr.rows.Err(); err != nil {
-				return fmt.Errorf("read %s: %w", pr.path, err)
+				return pr.readError(err)
 			}
 			pr.rows.Close()
 			pr.rows = nil
 			if pr.next != pr.end {
-				return fmt.Errorf("read %s: the query for rows up to %d ended after row %d", pr.path, pr.end, pr.next)
+				return fmt.Errorf("read the file: the query for rows up to %d ended after row %d", pr.end, pr.next)
 			}
 			continue
 		}
 		if err := pr.rows.Scan(pr.dest...); err != nil {
-			return fmt.Errorf("read %s: %w", pr.path, err)
+			return pr.readError(err)
 		}
 		pr.next++
 		pr.pos.Store(pr.next)
@@ -440,7 +472,7 @@ func (pr *parquetReader) query(skip int64) error {
 	}
 	rows, err := pr.db.QueryContext(pr.ctx, pr.sql.rows, pr.path, from, to)
 	if err != nil {
-		return fmt.Errorf("read %s: %w", pr.path, err)
+		return pr.readError(err)
 	}
 	pr.rows, pr.next, pr.end = rows, from, to
 	return nil
@@ -484,25 +516,25 @@ func (pr *parquetReader) fillListed(c *chunk, rows []int64) error {
 	// A bulk step is finished even after Ctrl-C, so that it is checkpointed.
 	res, err := pr.db.QueryContext(context.WithoutCancel(pr.ctx), pr.sql.listedRows, pr.path, rowListLiteral(rows))
 	if err != nil {
-		return fmt.Errorf("read %s: %w", pr.path, err)
+		return pr.readError(err)
 	}
 	defer res.Close()
 	i := 0
 	for res.Next() {
 		if i == len(rows) {
-			return fmt.Errorf("read %s: more rows than listed", pr.path)
+			return errors.New("read the file: more rows than listed")
 		}
 		if err := res.Scan(pr.dest...); err != nil {
-			return fmt.Errorf("read %s: %w", pr.path, err)
+			return pr.readError(err)
 		}
 		pr.appendRow(c, rows[i])
 		i++
 	}
 	if err := res.Err(); err != nil {
-		return fmt.Errorf("read %s: %w", pr.path, err)
+		return pr.readError(err)
 	}
 	if i != len(rows) {
-		return fmt.Errorf("read %s: %d of %d listed rows found", pr.path, i, len(rows))
+		return fmt.Errorf("read the file: %d of %d listed rows found", i, len(rows))
 	}
 	return nil
 }

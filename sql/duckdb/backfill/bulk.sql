@@ -12,13 +12,14 @@ that, for both targets). The rows they do not pass go to Go and through
 the contract, which stores or rejects them with its own message.
 
 Template data (backfill.bulkPlan): .Parquet (with .ParquetFile, the file
-as parquet.sql's "file" reads it) or .CSV; .Field "name" is the
-quoted source column feeding an event field (.Col, "" when absent) and its
-kind (.Kind, from the column type); .Extras are the columns that become
-properties, each {Key: SQL string literal, Col: quoted column}, and
-.Members the same with the properties column's own members among them
-({Props: true}), in column order: the order the contract's lane writes
-them in;
+as parquet.sql's "file" reads it, or "unnumbered_file" when .Positional)
+or .CSV; .Field "name" is the source column feeding an event field: .Src
+as the source names it (quoted), .Col the name the step's rows give it
+("" when absent), .Kind from the column type; .Columns are the source
+columns the rows read, {Src, As}; .Extras are the columns that become
+properties, each {Key: SQL string literal, Col}, and .Members the same
+with the properties column's own members among them ({Props: true}), in
+column order: the order the contract's lane writes them in;
 .ClickHouse picks "spool" over "insert" and the stricter "number".
 Parameters: $1 the file, $2 and $3 the 1-based row range [from, to).
 */}}
@@ -31,7 +32,7 @@ Parameters: $1 the file, $2 and $3 the 1-based row range [from, to).
 
 {{define "rows"}}
 {{- if .Parquet}}file_row_number >= $2 - 1 AND file_row_number < $3 - 1
-{{- else}}CAST(__pulse_row AS BIGINT) >= $2 AND CAST(__pulse_row AS BIGINT) < $3
+{{- else}}CAST(src_row AS BIGINT) >= $2 AND CAST(src_row AS BIGINT) < $3
 {{- end}}
 {{- end}}
 
@@ -42,12 +43,12 @@ Parameters: $1 the file, $2 and $3 the 1-based row range [from, to).
 {{- else}}CAST(NULL AS VARCHAR){{end}}
 {{- end}}
 
-{{/* properties or context as JSON text: a string column holds the text, a
-struct or map is rendered by DuckDB. */}}
+{{/* properties or context as JSON text, read from the source (.Src): a
+string column holds the text, a struct or map is rendered by DuckDB. */}}
 {{define "object"}}
-{{- if not .Col}}CAST(NULL AS VARCHAR)
-{{- else if eq .Kind "text"}}{{if .CSV}}nullif({{.Col}}, ''){{else}}{{.Col}}{{end}}
-{{- else if eq .Kind "nested"}}CAST(to_json({{.Col}}) AS VARCHAR)
+{{- if not .Src}}CAST(NULL AS VARCHAR)
+{{- else if eq .Kind "text"}}{{if .CSV}}nullif({{.Src}}, ''){{else}}{{.Src}}{{end}}
+{{- else if eq .Kind "nested"}}CAST(to_json({{.Src}}) AS VARCHAR)
 {{- else}}'not an object'{{end}}
 {{- end}}
 
@@ -65,7 +66,7 @@ SELECT * FROM {{.Stage}} WHERE row_no >= $2 AND row_no < $3 AND CAST($1 AS VARCH
 
 {{define "read"}}
 SELECT
-    {{if .Parquet}}file_row_number + 1{{else}}CAST(__pulse_row AS BIGINT){{end}} AS row_no,
+    row_no,
     {{template "text" .Field "event"}} AS n_event,
     {{template "text" .Field "tenant_id"}} AS n_tenant,
     {{template "text" .Field "user_id"}} AS n_user,
@@ -99,25 +100,57 @@ SELECT
     {{- end}}
     c_in AS n_ctx,
     p_in
-FROM (
-    SELECT *, {{template "object" .Field "properties"}} AS p_in, {{template "object" .Field "context"}} AS c_in
-    FROM {{template "source" .}}
-    WHERE {{template "rows" .}}
-)
+FROM ({{template "columns" .}})
+{{- end}}
+
+{{/* columns: the rows of the step, each source column it needs under a
+name of the lane's own (.Columns: c0, c1, ... by position), with row_no
+and properties and context as JSON text (p_in, c_in). Naming every column
+here, never selecting *, is what keeps a source column named like one of
+the lane's values (p_in, row_no, n_props) from being read in its place.
+A Parquet file with a column of its own named file_row_number (.Positional)
+hides DuckDB's row numbers: its rows are numbered by position instead, a
+window over the whole file in order (DuckDB keeps the scan's order for
+it), read up to the step's last row. */}}
+{{define "columns"}}
+{{- if .Positional}}
+SELECT * FROM (
+    SELECT row_number() OVER () AS row_no{{template "picked" .}}
+    FROM {{.ParquetFile}}
+    LIMIT $3 - 1
+) WHERE row_no >= $2
+{{- else}}
+SELECT {{if .Parquet}}file_row_number + 1{{else}}CAST(src_row AS BIGINT){{end}} AS row_no{{template "picked" .}}
+FROM {{template "source" .}}
+WHERE {{template "rows" .}}
+{{- end}}
+{{- end}}
+
+{{define "picked"}}
+{{- range .Columns}}, {{.Src}} AS {{.As}}{{end}}, {{template "object" .Field "properties"}} AS p_in, {{template "object" .Field "context"}} AS c_in
 {{- end}}
 
 {{/* The keys of a properties-like object the contract accepts as it is,
 or NULL. The pattern is a subset of JSON: one compact object of at most
 30,000 bytes whose keys have 1 to 128 characters, start with a visible
 ASCII character other than '"', ':' or '\' and hold no escapes or control
-characters; whose values are strings (no escaped lone surrogates),
-numbers (see "number"), true or false (null goes to the contract).
-json_keys runs only on text the pattern accepted (CASE): it fails on
-anything else. The argument is a bulkObject: .Expr the text. */}}
+characters; whose values are strings, numbers (see "number"), true or
+false (null goes to the contract). Strings must be written as the
+contract stores them (ingest.AppendJSONString re-encodes every string):
+'"' and '\' as \" and \\, newline, carriage return and tab as \n, \r and
+\t, the other control characters as \u00xx in lower case, and every other
+character as it is (DEL, U+2028, '<', '/' too). A string written another
+way (\/, \b, \u00e9, \u001F) is valid but stored re-encoded, so it goes to
+the contract; so does any key with an escape. json_keys runs only on text
+the pattern accepted (CASE): it fails on anything else. The argument is a
+bulkObject: .Expr the text. */}}
 {{define "keys"}}CASE WHEN strlen({{.Expr}}) <= 30000
-    AND regexp_full_match({{.Expr}}, '\{("[!#-9;-\[\]-~][^"\\\x00-\x1f]{0,127}":("([^"\\\x00-\x1f]|\\["\\/bfnrt]|\\u([0-9a-cA-CefEF][0-9a-fA-F]{3}|[dD][0-7][0-9a-fA-F]{2}))*"|{{template "number" .}}|true|false),)*("[!#-9;-\[\]-~][^"\\\x00-\x1f]{0,127}":("([^"\\\x00-\x1f]|\\["\\/bfnrt]|\\u([0-9a-cA-CefEF][0-9a-fA-F]{3}|[dD][0-7][0-9a-fA-F]{2}))*"|{{template "number" .}}|true|false))?\}')
+    AND regexp_full_match({{.Expr}}, '\{("[!#-9;-\[\]-~][^"\\\x00-\x1f]{0,127}":({{template "string"}}|{{template "number" .}}|true|false),)*("[!#-9;-\[\]-~][^"\\\x00-\x1f]{0,127}":({{template "string"}}|{{template "number" .}}|true|false))?\}')
     THEN json_keys({{.Expr}}) END
 {{- end}}
+
+{{/* A string value in the contract's own encoding (see "keys"). */}}
+{{define "string"}}"([^"\\\x00-\x1f]|\\["\\nrt]|\\u00(0[0-8bcef]|1[0-9a-f]))*"{{end}}
 
 {{/* A number value: at most 15 digits on each side of the point, no
 exponent. For ClickHouse (.AsParsed) the engine parses the object
@@ -171,14 +204,26 @@ once: DuckDB would otherwise inline (and recompute) the expression behind
 a name at every reference. */}}
 {{define "flat"}}list_transform([{{.Expr}}], lambda o: o IS NULL OR list_transform([{{template "keys" (.Named "o")}}], lambda k: k IS NOT NULL AND len(k) <= 256 AND {{template "distinct" "k"}})[1])[1]{{end}}
 
-{{/* go_rows: the rows in [$2, $3) that are not certainly valid, or whose
-ts is later than $4 (epoch ms: now plus the allowed clock skew). Each
-normalised value is named once or twice, for the reason given at "flat";
-a NULL anywhere makes the row the contract's. Objects are checked once per
-distinct text: context repeats a few combinations across millions of
-rows, properties often too, and parsing them is the dearest check. The
-check reads any_value(), an aggregate, so that DuckDB cannot push it below
-the grouping and run it on every row. */}}
+{{/* go_rows: the rows in [$2, $3) that are not certainly valid, whose
+ts is later than $4 (epoch ms: now plus the allowed clock skew), or whose
+event could reach $5 bytes, the contract's limit. Each normalised value is
+named once or twice, for the reason given at "flat"; a NULL anywhere makes
+the row the contract's. Objects are checked once per distinct text:
+context repeats a few combinations across millions of rows, properties
+often too, and parsing them is the dearest check. The check reads
+any_value(), an aggregate, so that DuckDB cannot push it below the
+grouping and run it on every row.
+
+ts_ms 0 goes to the contract too: epoch_ms rounds towards zero, so it also
+holds the instants in the millisecond before 1970, which the contract
+refuses (it truncates towards the past).
+
+The size bound: the contract measures the event JSON the row-by-row lane
+builds from the row. A row the other checks pass has properties and
+context (extra columns merged in) already as the contract writes them, so
+they count as they are; a string field counts at most 6 bytes a byte (a
+control character escaped as \u00xx) plus its quotes; names, punctuation,
+ts, event_id and event_version take less than the 512 bytes added. */}}
 {{define "go_rows"}}
 WITH n AS ({{template "normalized" .}})
 SELECT row_no
@@ -188,9 +233,11 @@ WHERE NOT coalesce(
     AND regexp_full_match(n_tenant, '[A-Za-z0-9._-]{1,64}')
     AND strlen(n_user) <= 256 AND regexp_matches(n_user, '[!-~]')
     AND strlen(n_session) <= 256 AND regexp_matches(n_session, '[!-~]')
-    AND ts_ms BETWEEN 0 AND $4
+    AND ts_ms BETWEEN 1 AND $4
     AND n_version IS NOT NULL
-    AND n_event_id IS NOT NULL, false)
+    AND n_event_id IS NOT NULL
+    AND 512 + 6 * (strlen(n_event) + strlen(n_tenant) + strlen(n_user) + strlen(n_session))
+        + coalesce(strlen(n_props), 0) + coalesce(strlen(n_ctx), 0) < $5, false)
     OR n_props IN (SELECT v FROM (SELECT n_props AS v, any_value(n_props) AS text FROM n GROUP BY n_props) WHERE NOT {{template "flat" ($.Object "text")}})
     OR n_ctx IN (SELECT v FROM (SELECT n_ctx AS v, any_value(n_ctx) AS text FROM n GROUP BY n_ctx) WHERE NOT {{template "flat" ($.Object "text")}})
     {{- if .Extras}}

@@ -41,3 +41,40 @@ FROM (
     ORDER BY file_row_number
 ) AS t
 {{- end}}
+
+{{/* unnumbered_file: the rows of $1 as "file" reads them, without row
+numbers: for a file with a column of its own named file_row_number (in any
+case), which DuckDB's row numbers cannot sit beside (its file_row_number
+option refuses such a file). Such a file's rows are numbered by position
+instead: row_number() over the file, which DuckDB computes in file order,
+whatever the threads (bulk.sql's "columns", and the "_by_position"
+statements below). Nothing prunes row groups then: every read scans the
+file from its start. */}}
+{{define "unnumbered_file"}}
+{{- if .BytesID}}(SELECT * REPLACE (coalesce(CAST(TRY_CAST({{.BytesID}} AS UUID) AS VARCHAR), CAST({{.BytesID}} AS VARCHAR)) AS {{.BytesID}}) FROM read_parquet($1))
+{{- else}}read_parquet($1){{end}}
+{{- end}}
+
+{{/* rows_by_position and listed_rows_by_position: "rows" and
+"listed_rows" for such a file. The position is never a column (it could
+be a column's name too): QUALIFY filters on it, and the LIMIT ends the
+scan at the last row wanted. */}}
+{{define "rows_by_position"}}
+SELECT CAST(to_json(COLUMNS(*)) AS VARCHAR)
+FROM (
+    SELECT *
+    FROM {{template "unnumbered_file" .}}
+    QUALIFY row_number() OVER () > $2
+    LIMIT $3 - $2
+) AS t
+{{- end}}
+
+{{define "listed_rows_by_position"}}
+SELECT CAST(to_json(COLUMNS(*)) AS VARCHAR)
+FROM (
+    SELECT *
+    FROM {{template "unnumbered_file" .}}
+    QUALIFY row_number() OVER () IN (SELECT unnest(CAST($2 AS BIGINT[])))
+    LIMIT len(CAST($2 AS BIGINT[]))
+) AS t
+{{- end}}
