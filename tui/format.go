@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/charmbracelet/x/ansi"
 )
 
 // noValue stands for a figure that cannot be computed, such as a share
@@ -113,6 +115,22 @@ func fmtChange(today, yesterday int64) string {
 		return "+" + strconv.FormatFloat(pct, 'f', 1, 64) + "%"
 	}
 	return strconv.FormatFloat(pct, 'f', 1, 64) + "%"
+}
+
+// shorten fits s in width columns by cutting out its middle, since tenant
+// ids often share a beginning and differ at the end (acme-prod-eu-1,
+// acme-prod-eu-2).
+func shorten(s string, width int) string {
+	w := ansi.StringWidth(s)
+	if w <= width {
+		return s
+	}
+	if width <= 1 {
+		return ansi.Truncate("…", width, "")
+	}
+	tail := (width - 1) / 2
+	head := width - 1 - tail
+	return ansi.Truncate(s, head, "") + "…" + ansi.TruncateLeft(s, w-tail, "")
 }
 
 // sparkLevels are the eight block heights a sparkline cell can take.

@@ -62,3 +62,23 @@ func TestSparkline(t *testing.T) {
 		}
 	}
 }
+
+func TestShorten(t *testing.T) {
+	tests := []struct {
+		name  string
+		s     string
+		width int
+		want  string
+	}{
+		{"fits", "acme", 4, "acme"},
+		{"cut in the middle, keeping both ends", "acme-prod-eu-west-1", 11, "acme-…est-1"},
+		{"even width keeps one more at the start", "abcdefghij", 6, "abc…ij"},
+		{"room for the ellipsis only", "abcdef", 1, "…"},
+		{"no room", "abcdef", 0, ""},
+	}
+	for _, tt := range tests {
+		if got := shorten(tt.s, tt.width); got != tt.want {
+			t.Errorf("%s: shorten(%q, %d) = %q, want %q", tt.name, tt.s, tt.width, got, tt.want)
+		}
+	}
+}

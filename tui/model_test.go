@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"strings"
@@ -111,6 +112,33 @@ func loaded(t *testing.T, cfg Config) Model {
 			LastError: &ops.ServerError{Name: "TOO_MANY_PARTS", At: t0.Add(-time.Hour), Message: "Too many parts (300)\nin partition 202610"},
 		}},
 	)
+}
+
+// longTenant is a tenant id of the longest kind the contract allows: 64
+// characters of [A-Za-z0-9._-], telling itself apart from others at both
+// ends.
+var longTenant = "tenant-39-" + strings.Repeat("x", 44) + "_eu.west-1"
+
+// manyTenants is loaded with 45 tenants, t01 to t43, longTenant (the
+// 44th, so 45/46 with all tenants first) and zeta, with longTenant
+// selected; its DAU figures are as wide as the figures get in practice.
+func manyTenants(t *testing.T) Model {
+	t.Helper()
+	m := loaded(t, testConfig())
+	stats := m.snap.Store.Value
+	stats.Tenants = nil
+	for i := 1; i <= 43; i++ {
+		stats.Tenants = append(stats.Tenants, ops.TenantDAU{Tenant: fmt.Sprintf("t%02d", i), Today: int64(100 * i), YesterdaySameTime: int64(90 * i)})
+	}
+	stats.Tenants = append(stats.Tenants,
+		ops.TenantDAU{Tenant: longTenant, Today: 1_234_567, YesterdaySameTime: 1_198_765},
+		ops.TenantDAU{Tenant: "zeta", Today: 7, YesterdaySameTime: 9},
+	)
+	m = update(t, m, storeMsg{at: t0, stats: stats})
+	for m.tenant != longTenant {
+		m = update(t, m, press("t"))
+	}
+	return m
 }
 
 func TestKeys(t *testing.T) {

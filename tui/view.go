@@ -34,11 +34,22 @@ func (m Model) Render() string {
 	if m.width < minWidth || m.height < minHeight {
 		return ansi.Truncate(fmt.Sprintf("pulse top needs %d×%d; this terminal is %d×%d", minWidth, minHeight, m.width, m.height), max(m.width, 1), "…")
 	}
+	height := m.height - 2 // under the title bar, over the key hints
 	var body []string
 	if m.showHelp {
 		body = m.helpLines()
+		if len(body) > height {
+			body = append(body[:height-1], m.cutNote(len(body)-height+1))
+		}
 	} else {
-		body = fitSections(m.height-2, m.gatewaySection(), m.storeSection(), m.tenantTable(), m.kafkaSection(), m.clickhouseSection())
+		sections := []section{m.gatewaySection(), m.storeSection(), m.tenantTable(), m.kafkaSection(), m.clickhouseSection()}
+		var hidden int
+		if body, hidden = fitSections(height, sections...); hidden > 0 {
+			// The last line says the screen is cut, so that a section left
+			// out is not taken for one that is not there.
+			body, hidden = fitSections(height-1, sections...)
+			body = append(body, m.cutNote(hidden))
+		}
 	}
 	lines := make([]string, 0, m.height)
 	lines = append(lines, m.titleBar())
@@ -60,6 +71,11 @@ func (m Model) fit(line string) string {
 	return ansi.Truncate(line, m.width, "…")
 }
 
+// cutNote is the line that says n lines did not fit on the screen.
+func (m Model) cutNote(n int) string {
+	return m.cfg.Styles.Dim.Render(fmt.Sprintf(" … %d more %s — enlarge the terminal", n, plural(n, "line", "lines")))
+}
+
 // section is a block of lines: the first essential lines are kept before
 // any section gets more, and the rest go to sections by rank (lower
 // first), so a long list cannot crowd out another source's figures.
@@ -67,11 +83,16 @@ type section struct {
 	lines     []string
 	essential int
 	rank      int
+	// window, when set, draws the section in n lines, 0 < n < len(lines),
+	// itself saying what it leaves out (the tenant table scrolls to the
+	// selected tenant); without it the section's first n lines are shown.
+	window func(n int) []string
 }
 
 // fitSections keeps what fits in height lines: every section's essential
-// lines first (in order, while they fit), then the rest by rank.
-func fitSections(height int, sections ...section) []string {
+// lines first (in order, while they fit), then the rest by rank. hidden
+// counts the lines left out that no section's window accounts for.
+func fitSections(height int, sections ...section) (lines []string, hidden int) {
 	keep := make([]int, len(sections))
 	left := height
 	for i, s := range sections {
@@ -94,11 +115,18 @@ func fitSections(height int, sections ...section) []string {
 		}
 		keep[i], left = keep[i]+extra, left-extra
 	}
-	var out []string
 	for i, s := range sections {
-		out = append(out, s.lines[:keep[i]]...)
+		switch {
+		case keep[i] == len(s.lines):
+			lines = append(lines, s.lines...)
+		case keep[i] > 0 && s.window != nil:
+			lines = append(lines, s.window(keep[i])...)
+		default:
+			lines = append(lines, s.lines[:keep[i]]...)
+			hidden += len(s.lines) - keep[i]
+		}
 	}
-	return out
+	return lines, hidden
 }
 
 func (m Model) titleBar() string {
@@ -269,21 +297,62 @@ func (m Model) storeSection() section {
 		fresh = m.pair("freshness", fmtSeconds(age.Seconds()), breach) + m.limit(breach, fmtSeconds(m.cfg.Thresholds.MaxFreshness.Seconds())) +
 			st.Dim.Render(" (newest "+s.NewestTS.UTC().Format("2006-01-02 15:04:05")+")")
 	}
-	lines := []string{
-		head,
-		row(
-			m.pair("tenant", name, false)+st.Dim.Render(fmt.Sprintf(" (%d/%d)", pos+1, len(tenants))),
-			m.pair("DAU today", fmtCount(float64(dau.Today)), false),
-			m.pair("yesterday same time", fmtCount(float64(dau.YesterdaySameTime)), false),
-			st.Value.Render(fmtChange(dau.Today, dau.YesterdaySameTime)),
-		),
-		row(fresh, m.pair("events", fmtCount(float64(s.Events)), false)+st.Dim.Render(" stored")),
+	lines := []string{head}
+	lines = append(lines, m.tenantFigures(name, fmt.Sprintf(" (%d/%d)", pos+1, len(tenants)), dau)...)
+	lines = append(lines, row(fresh, m.pair("events", fmtCount(float64(s.Events)), false)+st.Dim.Render(" stored")))
+	return section{lines: lines, essential: len(lines)}
+}
+
+// minName is the fewest columns the selected tenant's name is shortened
+// to before the labels beside it are.
+const minName = 16
+
+// tenantFigures is the selected tenant's name, its position among the
+// tenants and its DAU figures, on one line. The figures are never cut:
+// the name gives way first (tenant ids run to 64 characters), then the
+// labels; when even the shortest labels leave the name too little room,
+// the name takes a line of its own.
+func (m Model) tenantFigures(name, pos string, dau ops.TenantDAU) []string {
+	st := m.cfg.Styles
+	today, yesterday := fmtCount(float64(dau.Today)), fmtCount(float64(dau.YesterdaySameTime))
+	change := st.Value.Render(fmtChange(dau.Today, dau.YesterdaySameTime))
+	// The figures, from the fullest labels to the shortest; the help says
+	// what DAU compares.
+	figures := []string{
+		m.pair("DAU today", today, false) + "   " + m.pair("yesterday same time", yesterday, false) + "   " + change,
+		m.pair("DAU today", today, false) + "   " + m.pair("yesterday", yesterday, false) + "   " + change,
+		m.pair("DAU", today, false) + st.Dim.Render(" vs ") + st.Value.Render(yesterday) + " " + change,
 	}
-	return section{lines: lines, essential: 3}
+	tenant := func(label bool, width int) string {
+		cell := st.Value.Render(shorten(name, width)) + st.Dim.Render(pos)
+		if label {
+			cell = st.Label.Render("tenant") + " " + cell
+		}
+		return cell
+	}
+	need := min(ansi.StringWidth(name), minName)
+	for _, l := range []struct {
+		label   bool
+		figures string
+	}{{true, figures[0]}, {true, figures[1]}, {false, figures[1]}, {false, figures[2]}} {
+		if room := m.width - ansi.StringWidth(row(tenant(l.label, 0), l.figures)); room >= need {
+			return []string{row(tenant(l.label, room), l.figures)}
+		}
+	}
+	fig := figures[len(figures)-1]
+	for _, f := range figures {
+		if ansi.StringWidth(row(f)) <= m.width {
+			fig = f
+			break
+		}
+	}
+	room := m.width - ansi.StringWidth(row(tenant(true, 0)))
+	return []string{row(tenant(true, max(room, 0))), row(fig)}
 }
 
 // tenantTable lists every tenant's DAU under the store's figures, the
-// selected one marked; it gets only the lines no other source needs.
+// selected one marked; it gets only the lines no other source needs, and
+// when they are too few for every tenant it scrolls to the selected one.
 func (m Model) tenantTable() section {
 	r := m.snap.Store
 	if !r.OK() || len(r.Value.Tenants) == 0 {
@@ -291,17 +360,56 @@ func (m Model) tenantTable() section {
 	}
 	st := m.cfg.Styles
 	const format = "%s %-20s %10s %10s %8s"
-	lines := []string{st.Dim.Render(fmt.Sprintf(format, " ", "tenant", "today", "yesterday", "change"))}
-	for _, d := range r.Value.Tenants {
+	header := st.Dim.Render(fmt.Sprintf(format, " ", "tenant", "today", "yesterday", "change"))
+	rows := make([]string, 0, len(r.Value.Tenants))
+	selected := -1
+	for i, d := range r.Value.Tenants {
 		marker := " "
 		if d.Tenant == m.tenant {
-			marker = "▸"
+			marker, selected = "▸", i
 		}
-		name := ansi.Truncate(d.Tenant, 20, "…")
-		lines = append(lines, fmt.Sprintf(format, marker, name, fmtCount(float64(d.Today)),
+		rows = append(rows, fmt.Sprintf(format, marker, shorten(d.Tenant, 20), fmtCount(float64(d.Today)),
 			fmtCount(float64(d.YesterdaySameTime)), fmtChange(d.Today, d.YesterdaySameTime)))
 	}
-	return section{lines: lines, rank: 1}
+	window := func(n int) []string {
+		if n == 1 {
+			return []string{st.Dim.Render(fmt.Sprintf("  … %d %s", len(rows), plural(len(rows), "tenant", "tenants")))}
+		}
+		lo, hi := tenantWindow(len(rows), selected, n-1)
+		lines := []string{header}
+		if lo > 0 {
+			lines = append(lines, st.Dim.Render(fmt.Sprintf("  … %d more above", lo)))
+		}
+		lines = append(lines, rows[lo:hi]...)
+		if hi < len(rows) {
+			lines = append(lines, st.Dim.Render(fmt.Sprintf("  … %d more below", len(rows)-hi)))
+		}
+		return lines
+	}
+	return section{lines: append([]string{header}, rows...), rank: 1, window: window}
+}
+
+// tenantWindow is the rows [lo, hi) of total shown in lines lines, each
+// row left out above or below counted on a line of its own: the top when
+// no row is selected (sel < 0) or the selected one is near it, the bottom
+// when it is near that, otherwise the selected row near the middle. It
+// holds the selected row whenever lines leave room for a row besides the
+// counts.
+func tenantWindow(total, sel, lines int) (lo, hi int) {
+	if total <= lines {
+		return 0, total
+	}
+	if lines <= 1 {
+		return 0, 0
+	}
+	if n := lines - 1; sel < n {
+		return 0, n
+	} else if sel >= total-n {
+		return total - n, total
+	}
+	n := lines - 2
+	lo = min(max(sel-(n-1)/2, 1), total-1-n)
+	return lo, lo + n
 }
 
 func (m Model) storeName() string {
