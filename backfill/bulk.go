@@ -232,6 +232,9 @@ func (p bulkPlan) statement(name string) (string, error) {
 type bulkStep struct {
 	path     string
 	from, to int64
+	// readTo is how many of the source's bytes were read when the step
+	// was cut (CSV): once it is done, the progress up to there.
+	readTo int64
 	// slot picks one of two stage tables: a step is checked while the one
 	// before it is inserted.
 	slot int

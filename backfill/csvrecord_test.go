@@ -10,7 +10,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/pulse-analytics/pulse/gen"
 )
 
 // The bulk lane splits CSV records itself; it must cut them where
@@ -135,4 +139,29 @@ func storedUsers(t *testing.T, db string) []string {
 	}
 	slices.Sort(users)
 	return users
+}
+
+// The bulk lane spools a step ahead of the one it stores; its progress
+// must count the rows stored, not the rows spooled.
+func TestCSVProgressCountsStoredRows(t *testing.T) {
+	events := generated(t, 3000)
+	path := writeFile(t, t.TempDir(), "events.csv", encode(t, events, gen.FormatCSV))
+	var reports []Progress
+	var mu sync.Mutex
+	cfg := Config{BulkRows: 500, ProgressEvery: time.Millisecond, Progress: func(p Progress) {
+		mu.Lock()
+		reports = append(reports, p)
+		mu.Unlock()
+	}}
+	if s, err := load(t, newStore(t), "", cfg, path); err != nil || s.Bulk != 3000 {
+		t.Fatalf("%+v, %v; want 3000 rows in bulk", s, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, p := range reports {
+		// A row's share of the file's bytes varies a little.
+		if done := float64(p.Rows) / 3000; p.Fraction > done+0.02 {
+			t.Errorf("progress says %.0f%% done after %d of 3000 rows", 100*p.Fraction, p.Rows)
+		}
+	}
 }

@@ -35,6 +35,9 @@ type csvSteps struct {
 	out     []byte
 	// badQuote: the last record's quoting is one encoding/csv refuses.
 	badQuote bool
+	// doneBytes is the source's bytes read up to the end of the last step
+	// done (fraction).
+	doneBytes int64
 	// stop, once set, ends the bulk lane for the source after the rows
 	// spooled before it: a bulkFallback hands the source to the row-by-row
 	// lane, another error (a read error) fails it.
@@ -229,6 +232,10 @@ func (cs *csvSteps) next(_ context.Context, skip int64) (bulkStep, bool, error) 
 		}
 		w.Write(cs.out)
 	}
+	step.readTo = cs.in.consumed.Load()
+	if cs.in.compression == compressionNone {
+		step.readTo -= int64(cs.in.r.Buffered()) // read ahead, not yet spooled
+	}
 	err = errors.Join(cw.Error(), w.Flush(), f.Close())
 	if err != nil || step.from == 0 {
 		cs.done(bulkStep{path: f.Name()})
@@ -277,17 +284,20 @@ func (cs *csvSteps) fillGo(c *chunk, step bulkStep, rows []int64) error {
 }
 
 func (cs *csvSteps) done(step bulkStep) {
+	cs.doneBytes = max(cs.doneBytes, step.readTo)
 	if cs.spooled[step.path] {
 		os.Remove(step.path)
 		delete(cs.spooled, step.path)
 	}
 }
 
+// fraction is the share of the source's bytes whose rows are done: the
+// spooling reads a step ahead of the one being stored.
 func (cs *csvSteps) fraction() float64 {
 	if cs.in.size <= 0 {
 		return -1
 	}
-	return float64(cs.in.consumed.Load()) / float64(cs.in.size)
+	return min(1, float64(cs.doneBytes)/float64(cs.in.size))
 }
 
 func (cs *csvSteps) rowPlan() (*plan, bool) { return &cs.plan, false }
