@@ -162,12 +162,18 @@ func collidingFile(t *testing.T, dir string) string {
 	return writeFile(t, dir, "colliding.csv", buf.Bytes())
 }
 
-func TestBulkLaneKeepsColumnsNamedLikeItsOwn(t *testing.T) {
+// collidingFiles writes collidingFile's rows as CSV and as Parquet (less
+// the file_row_number column, which has a test of its own).
+func collidingFiles(t *testing.T) []string {
 	dir := t.TempDir()
 	csvPath := collidingFile(t, dir)
 	parquetPath := filepath.Join(dir, "colliding.parquet")
 	duckdbExec(t, `COPY (SELECT * EXCLUDE (file_row_number) FROM read_csv('`+csvPath+`', all_varchar = true, header = true)) TO '`+parquetPath+`' (FORMAT parquet, ROW_GROUP_SIZE 100)`)
-	for _, path := range []string{csvPath, parquetPath} {
+	return []string{csvPath, parquetPath}
+}
+
+func TestBulkLaneKeepsColumnsNamedLikeItsOwn(t *testing.T) {
+	for _, path := range collidingFiles(t) {
 		t.Run(filepath.Base(path), func(t *testing.T) {
 			// Steps of 64 rows: every step has rows for the contract.
 			bulk, _ := bothLanes(t, path, Config{BulkRows: 64})
@@ -338,11 +344,7 @@ func TestInvalidUTF8InParquetIsExplained(t *testing.T) {
 }
 
 func TestBulkLaneKeepsColumnsNamedLikeItsOwnIntoClickHouse(t *testing.T) {
-	dir := t.TempDir()
-	csvPath := collidingFile(t, dir)
-	parquetPath := filepath.Join(dir, "colliding.parquet")
-	duckdbExec(t, `COPY (SELECT * EXCLUDE (file_row_number) FROM read_csv('`+csvPath+`', all_varchar = true, header = true)) TO '`+parquetPath+`' (FORMAT parquet, ROW_GROUP_SIZE 100)`)
-	for _, path := range []string{csvPath, parquetPath} {
+	for _, path := range collidingFiles(t) {
 		t.Run(filepath.Base(path), func(t *testing.T) {
 			if bulk := bothLanesClickHouse(t, path, Config{BulkRows: 64}); bulk.Bulk < 250 {
 				t.Errorf("bulk lane took %d rows, want most of the 300", bulk.Bulk)
