@@ -118,6 +118,11 @@ func edgeRows() [][]string {
 		with(81, 7, `{"n":1.0000001}`),
 		with(82, 7, `{"s":"nul\u0000x","t":"\/\b\f\r\t","u":"\u00e9\u20ac"}`),
 		with(83, 8, `{"os":"linux","n":2.50}`),
+		// A comma after the last member is not JSON (DuckDB's functions
+		// take it).
+		with(84, 7, `{"plan":"pro","seats":3,}`),
+		with(85, 8, `{"os":"linux",}`),
+		with(86, 7, `{,}`),
 	}
 	rows = append(rows, contractLimitRows(base)...)
 	// Copies: the same key again (stored once), the same id at another ts
