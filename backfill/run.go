@@ -278,7 +278,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		// leaves them in the log, which the next open replays.
 		start := time.Now()
 		if cpErr := cp.Checkpoint(ctx); cpErr != nil {
-			r.logger.Warn("checkpoint the store after the load (the rows are committed; the next open replays the log)", "err", cpErr)
+			r.logger.Warn("checkpoint the store after the load (the rows are committed; the next load or the gateway's start catches the rollups up, and the next open replays the log)", "err", cpErr)
 		}
 		r.logger.Debug("store checkpointed", "took", time.Since(start))
 	}

@@ -150,7 +150,15 @@ func (e *Embedded) Empty(ctx context.Context) (bool, error) {
 
 // Checkpoint folds the load's write-ahead log into the store file, inside
 // the run's timing: closing the store would do it anyway.
-func (e *Embedded) Checkpoint(ctx context.Context) error { return e.st.Checkpoint(ctx) }
+// Checkpoint brings the rollups up to every committed event first: a run
+// killed between a bulk load's commit and its rollup refresh leaves them
+// behind, and the run that resumes may have nothing left to load.
+func (e *Embedded) Checkpoint(ctx context.Context) error {
+	if err := e.st.RefreshRollups(ctx); err != nil {
+		return fmt.Errorf("refresh the rollups: %w", err)
+	}
+	return e.st.Checkpoint(ctx)
+}
 
 func (e *Embedded) Close() error { return e.st.Close() }
 
