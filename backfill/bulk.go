@@ -308,9 +308,9 @@ func newBulkLoader(ctx context.Context, db *dbsql.DB, plan bulkPlan, c *ingest.C
 			return nil, fmt.Errorf("attach the stage database: %w", err)
 		}
 	}
-	names := []string{"go_rows", "copies", "all_copies", "insert"}
+	names := []string{"go_rows", "copies", "all_copies", "stored", "insert"}
 	if plan.ClickHouse {
-		names[len(names)-1] = "spool"
+		names = []string{"go_rows", "copies", "all_copies", "spool"}
 	}
 	if l.staged {
 		names = append(names, "stage", "drop_stage")
@@ -391,7 +391,14 @@ func (l *bulkLoader) check(ctx context.Context, step bulkStep) (bulkCheck, error
 }
 
 func (l *bulkLoader) rowNumbers(ctx context.Context, query string, args ...any) ([]int64, error) {
-	rows, err := l.db.QueryContext(ctx, query, args...)
+	return queryRowNumbers(ctx, l.db, query, args...)
+}
+
+// queryRowNumbers returns the row numbers a query lists, in its order.
+func queryRowNumbers(ctx context.Context, db interface {
+	QueryContext(context.Context, string, ...any) (*dbsql.Rows, error)
+}, query string, args ...any) ([]int64, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -453,9 +460,14 @@ func (l *bulkLoader) insert(ctx context.Context, step bulkStep, c bulkCheck) (in
 	if l.ch != nil {
 		return c.fast(step), l.send(ctx, c.spool)
 	}
-	mask := rowMask(step, c.goRows)
 	return l.st.Bulk(ctx, func(ctx context.Context, tx *dbsql.Tx, ingestedAt time.Time) (int64, error) {
-		r, err := tx.ExecContext(ctx, l.stmts[step.slot]["insert"], step.path, step.from, step.to, ingestedAt, mask, c.minTS, c.maxTS)
+		stmts := l.stmts[step.slot]
+		stored, err := queryRowNumbers(ctx, tx, stmts["stored"], step.path, step.from, step.to, c.minTS, c.maxTS)
+		if err != nil {
+			return 0, err
+		}
+		mask := rowMask(step, c.goRows, stored)
+		r, err := tx.ExecContext(ctx, stmts["insert"], step.path, step.from, step.to, ingestedAt, mask)
 		if err != nil {
 			return 0, err
 		}
@@ -477,12 +489,14 @@ func (l *bulkLoader) send(ctx context.Context, spool string) error {
 	return l.ch.InsertParquet(ctx, f, info.Size())
 }
 
-// rowMask marks the listed rows of a step for bulk.sql's "for_contract":
-// one character per row of the step, '1' for a listed row.
-func rowMask(step bulkStep, rows []int64) string {
+// rowMask marks the rows of a step in any of the lists for bulk.sql's
+// "for_contract": one character per row of the step, '1' for a listed row.
+func rowMask(step bulkStep, lists ...[]int64) string {
 	mask := bytes.Repeat([]byte{'0'}, int(step.to-step.from))
-	for _, n := range rows {
-		mask[n-step.from] = '1'
+	for _, rows := range lists {
+		for _, n := range rows {
+			mask[n-step.from] = '1'
+		}
 	}
 	return string(mask)
 }
