@@ -10,12 +10,14 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/valyala/fastjson"
 
 	"github.com/pulse-analytics/pulse/gen"
 	"github.com/pulse-analytics/pulse/ingest"
+	"github.com/pulse-analytics/pulse/store"
 )
 
 func TestLoadsEveryFormatAndCompression(t *testing.T) {
@@ -310,6 +312,52 @@ func TestSameFileTwiceStoresNothingTwice(t *testing.T) {
 	}
 	if n := len(stored(t, db)); n != 2000 {
 		t.Fatalf("store holds %d events; want 2000", n)
+	}
+}
+
+// A run killed after a bulk step committed and before the rollups caught
+// up leaves events the rollups lack; the run that resumes may find its
+// file done and load nothing, and must still bring the rollups up to them.
+func TestResumedRunCatchesTheRollupsUp(t *testing.T) {
+	events := generated(t, 1200)
+	dir := t.TempDir()
+	path := parquetOf(t, dir, "events.parquet", events[:1000])
+	db := newStore(t)
+	state := filepath.Join(dir, "state")
+	if _, err := load(t, db, state, Config{}, path); err != nil {
+		t.Fatal(err)
+	}
+	// What the killed run committed without its refresh.
+	st, err := store.Open(context.Background(), store.Options{Path: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.InsertEvents(context.Background(), events[1000:]); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	again, err := load(t, db, state, Config{}, path)
+	if err != nil || again.Loaded != 0 || again.Resumed != 1000 {
+		t.Fatalf("resumed run: %+v, %v; want the file skipped as done", again, err)
+	}
+	want := map[string]bool{}
+	for _, ev := range events {
+		want[ev.TenantID+"/"+ev.TS.UTC().Format(time.DateOnly)+"/"+ev.UserID] = true
+	}
+	ro, err := store.Open(context.Background(), store.Options{Path: db, ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	var days int
+	if err := ro.DB.QueryRow(`SELECT count(*) FROM user_days`).Scan(&days); err != nil {
+		t.Fatal(err)
+	}
+	if days != len(want) {
+		t.Fatalf("user_days holds %d (tenant, day, user) keys; the 1,200 events stored make %d", days, len(want))
 	}
 }
 

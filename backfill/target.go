@@ -149,10 +149,10 @@ func (e *Embedded) Empty(ctx context.Context) (bool, error) {
 }
 
 // Checkpoint folds the load's write-ahead log into the store file, inside
-// the run's timing: closing the store would do it anyway.
-// Checkpoint brings the rollups up to every committed event first: a run
-// killed between a bulk load's commit and its rollup refresh leaves them
-// behind, and the run that resumes may have nothing left to load.
+// the run's timing: closing the store would do it anyway. It brings the
+// rollups up to every committed event first: a run killed between a bulk
+// step's commit and the rollup refresh leaves them behind, and the run
+// that resumes may find nothing left to load.
 func (e *Embedded) Checkpoint(ctx context.Context) error {
 	if err := e.st.RefreshRollups(ctx); err != nil {
 		return fmt.Errorf("refresh the rollups: %w", err)
