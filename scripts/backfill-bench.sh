@@ -41,15 +41,23 @@ log "building pulse"
 go build -o "$PULSE" .
 go build -o "$DUCKDBSQL" ./scripts/duckdbsql
 
+# The generator's users make about 44 events each over the 60 days: one
+# per 40 rows asked for (at least 50,000) keeps ROWS within its reach.
+readonly USERS=$((ROWS / 40 > 50000 ? ROWS / 40 : 50000))
 gen() { # format file
 	if [[ ! -s "$2" ]]; then
 		log "generating $ROWS events as $1 ($2)"
-		"$PULSE" gen --seed 1 --users 50000 --tenants 20 --days 60 --end 2026-10-01 --max-events "$ROWS" --format "$1" --out "$2" >/dev/null
+		"$PULSE" gen --seed 1 --users "$USERS" --tenants 20 --days 60 --end 2026-10-01 --max-events "$ROWS" --format "$1" --out "$2" >/dev/null
 	fi
 }
-gen ndjson "$WORK/events-$ROWS.ndjson"
-gen csv "$WORK/events-$ROWS.csv"
-readonly NDJSON="$WORK/events-$ROWS.ndjson" CSV="$WORK/events-$ROWS.csv" PARQUET="$WORK/events-$ROWS.parquet"
+gen ndjson "$WORK/events-$ROWS-u$USERS.ndjson"
+gen csv "$WORK/events-$ROWS-u$USERS.csv"
+readonly NDJSON="$WORK/events-$ROWS-u$USERS.ndjson" CSV="$WORK/events-$ROWS-u$USERS.csv" PARQUET="$WORK/events-$ROWS-u$USERS.parquet"
+# Rates are of the rows the files hold, which the generator may leave
+# short of ROWS.
+EVENTS="$(wc -l <"$NDJSON")"
+readonly EVENTS
+(( EVENTS == ROWS )) || log "the generator made $EVENTS events, not $ROWS: rates are of $EVENTS rows"
 
 DSN=""
 cleanup() { [[ -n "$DSN" ]] && scripts/chdb.sh stop "$CHDB_PORT" >/dev/null 2>&1 || true; }
@@ -119,12 +127,22 @@ engine_insert() {
 
 for f in "$PARQUET" "$CSV"; do
 	kind="${f##*.}"
-	measure "dry run (checks, no store), $kind" "$ROWS" -- "$PULSE" backfill "$f" --dry-run --rejects "$WORK/rejects.ndjson"
+	measure "dry run (checks, no store), $kind" "$EVENTS" -- "$PULSE" backfill "$f" --dry-run --rejects "$WORK/rejects.ndjson"
 	fresh_store
-	measure "embedded store, $kind" "$ROWS" -- "$PULSE" backfill "$f" --data "$WORK/bench.db" --rejects "$WORK/rejects.ndjson"
+	measure "embedded store, $kind" "$EVENTS" -- "$PULSE" backfill "$f" --data "$WORK/bench.db" --rejects "$WORK/rejects.ndjson"
 	fresh_store
-	measure "DuckDB's own INSERT..SELECT (no checks), $kind" "$ROWS" -- "$DUCKDBSQL" "$WORK/bench.db" "$(engine_insert "$f")" CHECKPOINT
+	measure "DuckDB's own INSERT..SELECT (no checks), $kind" "$EVENTS" -- "$DUCKDBSQL" "$WORK/bench.db" "$(engine_insert "$f")" CHECKPOINT
 done
+
+# engine_file FILE is the engine's own reading of the file: Parquet as
+# the engine wrote it, CSV with the event contract's columns typed as
+# the events table takes them.
+engine_file() {
+	case "$1" in
+	*.parquet) echo "file('$1', Parquet)" ;;
+	*.csv) echo "file('$1', CSVWithNames, 'event_id UUID, event String, user_id String, tenant_id String, session_id String, ts DateTime64(3, \\'UTC\\'), event_version UInt32, properties String, context String') SETTINGS date_time_input_format = 'best_effort'" ;;
+	esac
+}
 
 # quiesce waits until the engine has no merge running, so that one load's
 # background merges are not billed to the next.
@@ -141,24 +159,27 @@ if [[ "${PULSE_BENCH_SKIP_CLICKHOUSE:-}" != 1 ]]; then
 	# the engine's timings drift by 20% and more from one run to the next.
 	ROUNDS="${PULSE_BENCH_ROUNDS:-3}"
 	for round in $(seq "$ROUNDS"); do
-		for db in bench_pulse bench_engine; do
+		for db in bench_pulse_parquet bench_engine_parquet bench_pulse_csv bench_engine_csv; do
 			chq "DROP DATABASE IF EXISTS $db SYNC" >/dev/null
 			"$PULSE" schema apply --clickhouse "$DSN" --database "$db" --topic "$db" --consumer-group "$db" >/dev/null
 		done
-		quiesce
-		before="$(adapter_cpu)"
-		measure "clickhouse round $round, pulse backfill parquet" "$ROWS" -- \
-			"$PULSE" backfill "$PARQUET" --clickhouse "$DSN" --database bench_pulse --state "$WORK/state" --no-resume --rejects "$WORK/rejects.ndjson"
-		RESULTS+=("$(printf '%-50s engine (adapter) cpu %.1fs' "  + the engine's side" "$(awk "BEGIN { print $(adapter_cpu) - $before }")")")
-		quiesce
-		before="$(adapter_cpu)"
-		measure "clickhouse round $round, engine INSERT..SELECT file()" "$ROWS" -- \
-			curl -sS --fail-with-body --data-binary "INSERT INTO bench_engine.events (tenant_id, ts, event, user_id, session_id, event_id, event_version, properties, context) SELECT tenant_id, ts, event, user_id, session_id, event_id, event_version, JSONExtract(properties, 'Map(String, String)'), JSONExtract(context, 'Map(String, String)') FROM file('$PARQUET', Parquet)" "$DSN"
-		RESULTS+=("$(printf '%-50s engine (adapter) cpu %.1fs (the line above is curl'"'"'s own CPU and RSS)' "  + the engine's side" "$(awk "BEGIN { print $(adapter_cpu) - $before }")")")
-		log "rows stored: pulse $(chq 'SELECT count() FROM bench_pulse.events FINAL'), engine $(chq 'SELECT count() FROM bench_engine.events FINAL')"
+		for f in "$PARQUET" "$CSV"; do
+			kind="${f##*.}"
+			quiesce
+			before="$(adapter_cpu)"
+			measure "clickhouse round $round, pulse backfill $kind" "$EVENTS" -- \
+				"$PULSE" backfill "$f" --clickhouse "$DSN" --database "bench_pulse_$kind" --state "$WORK/state" --no-resume --rejects "$WORK/rejects.ndjson"
+			RESULTS+=("$(printf '%-50s engine (adapter) cpu %.1fs' "  + the engine's side" "$(awk "BEGIN { print $(adapter_cpu) - $before }")")")
+			quiesce
+			before="$(adapter_cpu)"
+			measure "clickhouse round $round, engine INSERT..SELECT file() $kind" "$EVENTS" -- \
+				curl -sS --fail-with-body --data-binary "INSERT INTO bench_engine_$kind.events (tenant_id, ts, event, user_id, session_id, event_id, event_version, properties, context) SELECT tenant_id, ts, event, user_id, session_id, event_id, event_version, JSONExtract(properties, 'Map(String, String)'), JSONExtract(context, 'Map(String, String)') FROM $(engine_file "$f")" "$DSN"
+			RESULTS+=("$(printf '%-50s engine (adapter) cpu %.1fs (the line above is curl'"'"'s own CPU and RSS)' "  + the engine's side" "$(awk "BEGIN { print $(adapter_cpu) - $before }")")")
+			log "rows stored ($kind): pulse $(chq "SELECT count() FROM bench_pulse_$kind.events FINAL"), engine $(chq "SELECT count() FROM bench_engine_$kind.events FINAL")"
+		done
 	done
 fi
 
 echo
-echo "pulse backfill, $ROWS generated events, $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
+echo "pulse backfill, $EVENTS generated events, $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 printf '%s\n' "${RESULTS[@]}"
