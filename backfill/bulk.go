@@ -394,10 +394,13 @@ func (l *bulkLoader) rowNumbers(ctx context.Context, query string, args ...any) 
 	return queryRowNumbers(ctx, l.db, query, args...)
 }
 
+// querier is a connection pool or a transaction.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*dbsql.Rows, error)
+}
+
 // queryRowNumbers returns the row numbers a query lists, in its order.
-func queryRowNumbers(ctx context.Context, db interface {
-	QueryContext(context.Context, string, ...any) (*dbsql.Rows, error)
-}, query string, args ...any) ([]int64, error) {
+func queryRowNumbers(ctx context.Context, db querier, query string, args ...any) ([]int64, error) {
 	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err

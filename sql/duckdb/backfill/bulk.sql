@@ -289,11 +289,11 @@ SEMI JOIN (SELECT n_tenant, n_event_id, ts_ms FROM k GROUP BY ALL HAVING count(*
     USING (n_tenant, n_event_id, ts_ms)
 {{- end}}
 
-{{/* for_contract: whether row c.row_no of [$2, $3) is one for the
-contract, marked by a '1' at its offset from $2 in the mask (the argument,
-a parameter of '0's and '1's): a lookup per row whatever the number of
-rows marked. A NOT IN list would join, and two joins in the insert (with
-the check for stored events) leave row groups of 2,048 rows behind each
+{{/* for_contract: whether row c.row_no of [$2, $3) is one the insert
+leaves out (for the contract, or stored already), marked by a '1' at its
+offset from $2 in the mask (the argument, a parameter of '0's and '1's):
+a lookup per row whatever the number of rows marked. A NOT IN list would
+join, and joins in the insert leave row groups of 2,048 rows behind each
 step that the checkpoint then rewrites, 1 to 2 s per million rows. */}}
 {{define "for_contract"}}get_bit(CAST({{.}} AS BIT), CAST(c.row_no - $2 AS INTEGER)) = 1{{end}}
 
