@@ -46,7 +46,8 @@ func (ps *parquetSteps) next(_ context.Context, skip int64) (bulkStep, bool, err
 	if len(pr.ranges) > 0 && pr.ranges[0][0] < to {
 		pr.ranges[0][0] = to
 	}
-	return bulkStep{path: pr.path, from: from + 1, to: min(to, pr.total) + 1}, true, nil
+	to = min(to, pr.total)
+	return bulkStep{path: pr.path, from: from + 1, to: to + 1, scattered: !pr.inRowOrder(from, to)}, true, nil
 }
 
 // stepSizes sizes the steps of a file's bulk load.
