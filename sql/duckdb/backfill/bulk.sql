@@ -325,8 +325,8 @@ WHERE NOT {{template "for_contract" "$5"}}
 CSV step's stage, Parquet rows of several row groups): without the sort
 it inserts on both threads too and leaves part-filled row groups side by
 side, which the final checkpoint merges and rewrites (1.5 to 3 s for 2M
-CSV rows). Other steps go without: sorting costs about a tenth of a
-Parquet load's CPU and 130 MB (backfill's parquetReader.inRowOrder). */}}
+CSV rows). Other steps go without: the sort held about 200 MB more at
+the peak of a Parquet load (backfill's parquetReader.inRowOrder). */}}
 {{define "insert_in_order"}}{{template "insert" .}}
 ORDER BY c.row_no
 {{- end}}
