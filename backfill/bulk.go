@@ -373,7 +373,7 @@ func (l *bulkLoader) check(ctx context.Context, step bulkStep) (bulkCheck, error
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		invalid, invalidErr = l.rowNumbers(ctx, stmts["go_rows"], step.path, step.from, step.to, maxTS, l.maxEventBytes)
+		invalid, invalidErr = queryRowNumbers(ctx, l.db, stmts["go_rows"], step.path, step.from, step.to, maxTS, l.maxEventBytes)
 	}()
 	copies, err := l.copies(ctx, step, &c)
 	<-done
@@ -392,10 +392,6 @@ func (l *bulkLoader) check(ctx context.Context, step bulkStep) (bulkCheck, error
 		}
 	}
 	return c, nil
-}
-
-func (l *bulkLoader) rowNumbers(ctx context.Context, query string, args ...any) ([]int64, error) {
-	return queryRowNumbers(ctx, l.db, query, args...)
 }
 
 // querier is a connection pool or a transaction.
@@ -453,7 +449,7 @@ func (l *bulkLoader) copies(ctx context.Context, step bulkStep, c *bulkCheck) ([
 	if !more {
 		return out, nil
 	}
-	all, err := l.rowNumbers(ctx, l.stmts[step.slot]["all_copies"], step.path, step.from, step.to)
+	all, err := queryRowNumbers(ctx, l.db, l.stmts[step.slot]["all_copies"], step.path, step.from, step.to)
 	return append(out, all...), err
 }
 

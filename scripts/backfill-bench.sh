@@ -81,7 +81,11 @@ fi
 # thread, so the layout decides how a step's rows are read.
 readonly PARQUET_DUCKDB="${PARQUET%.parquet}-duckdb.parquet"
 if [[ ! -s "$PARQUET_DUCKDB" ]]; then
-	"$DUCKDBSQL" "" "COPY (SELECT * FROM read_parquet('$PARQUET')) TO '$PARQUET_DUCKDB' (FORMAT parquet)" 2>/dev/null
+	if ! "$DUCKDBSQL" "" "COPY (SELECT * FROM read_parquet('$PARQUET')) TO '$PARQUET_DUCKDB' (FORMAT parquet)" 2>"$WORK/duckdbsql.log"; then
+		cat "$WORK/duckdbsql.log" >&2
+		log "rewriting the Parquet file with DuckDB failed"
+		exit 1
+	fi
 fi
 
 # adapter_cpu prints the CPU seconds the chDB adapter (the engine) has used.
