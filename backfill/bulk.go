@@ -248,8 +248,9 @@ type bulkStep struct {
 // order, and the ts bounds of the others; for ClickHouse, the file the
 // others were spooled to.
 type bulkCheck struct {
-	goRows       []int64
-	minTS, maxTS time.Time
+	goRows []int64
+	// minTS and maxTS bound the step's ts, in epoch milliseconds.
+	minTS, maxTS int64
 	spool        string
 	// decoded are the first decodedRows of goRows, through the contract
 	// already.
@@ -435,7 +436,7 @@ func (l *bulkLoader) copies(ctx context.Context, step bulkStep, c *bulkCheck) ([
 		switch {
 		case !copies.Valid:
 			if lo.Valid {
-				c.minTS, c.maxTS = time.UnixMilli(lo.Int64).UTC(), time.UnixMilli(hi.Int64).UTC()
+				c.minTS, c.maxTS = lo.Int64, hi.Int64
 			}
 		case copies.Int64 == 2:
 			out = append(out, first.Int64, last.Int64)

@@ -5,6 +5,7 @@ import (
 	dbsql "database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -113,11 +114,13 @@ func (r *run) bulkFile(ctx context.Context, src Source, key sourceKey, cp *Check
 		return true, err
 	}
 	l.st, l.ch, l.spoolDir = st, ch, spoolDir
+	var rollups *rollupRefresher
 	if st != nil {
-		// The rollups catch up once per file, in their own transaction:
-		// they follow the events' ingested_at watermark, so a crash before
-		// this leaves them to the next refresh (the next load, or the
-		// gateway's start), not wrong. ClickHouse's views keep its rollups.
+		// The rollups follow the events' ingested_at watermark, in
+		// transactions of their own: beside the load after each stored
+		// step, and once more at the end of the file. A crash before that
+		// leaves them to the next refresh (the next load, or the gateway's
+		// start), not wrong. ClickHouse's views keep its rollups.
 		defer func() {
 			start := time.Now()
 			if err := st.RefreshRollups(context.WithoutCancel(ctx)); err != nil {
@@ -125,6 +128,8 @@ func (r *run) bulkFile(ctx context.Context, src Source, key sourceKey, cp *Check
 			}
 			r.logger.Debug("rollups refreshed", "source", src.Path, "took", time.Since(start))
 		}()
+		rollups = startRollupRefresher(context.WithoutCancel(ctx), st, r.logger, src.Path)
+		defer rollups.stop()
 	}
 	r.fraction.Store(math.Float64bits(0))
 	name := src.Path
@@ -159,6 +164,9 @@ func (r *run) bulkFile(ctx context.Context, src Source, key sourceKey, cp *Check
 		err := p.err
 		if err == nil {
 			err = r.bulkStep(ctx, l, bs, p.step, p.c, name, cp)
+		}
+		if err == nil && rollups != nil {
+			rollups.stepStored()
 		}
 		err = errors.Join(err, l.release(ctx, p.step))
 		bs.done(p.step)
@@ -421,4 +429,44 @@ func (r *run) decodeAll(chunks []*chunk, bs bulkSource) {
 	}
 	close(work)
 	wg.Wait()
+}
+
+// rollupRefresher refreshes the embedded store's rollups beside a bulk
+// load: the load is bound by one insert at a time, which leaves a share of
+// the cores to the refresh, and the rollups are then nearly current when
+// the last step is stored instead of all to do.
+type rollupRefresher struct {
+	due  chan struct{}
+	done chan struct{}
+}
+
+func startRollupRefresher(ctx context.Context, st *store.Store, logger *slog.Logger, source string) *rollupRefresher {
+	rr := &rollupRefresher{due: make(chan struct{}, 1), done: make(chan struct{})}
+	go func() {
+		defer close(rr.done)
+		lowerPriority()
+		for range rr.due {
+			start := time.Now()
+			if err := st.RefreshRollups(ctx); err != nil {
+				// The next refresh covers these events too.
+				logger.Warn("refresh the rollups during a bulk load", "source", source, "err", err)
+			}
+			logger.Debug("rollups refreshed beside the load", "source", source, "took", time.Since(start))
+		}
+	}()
+	return rr
+}
+
+// stepStored asks for a refresh; one already asked for covers this step.
+func (rr *rollupRefresher) stepStored() {
+	select {
+	case rr.due <- struct{}{}:
+	default:
+	}
+}
+
+// stop waits for the refresh under way.
+func (rr *rollupRefresher) stop() {
+	close(rr.due)
+	<-rr.done
 }

@@ -334,7 +334,7 @@ func openPrivateDuckDB(memoryLimit string, threads int, tempDir string) (*dbsql.
 	if err != nil {
 		return nil, err
 	}
-	if _, err := db.Exec(stmt("backfill/utc")); err != nil {
+	if _, err := db.Exec(stmt("utc")); err != nil {
 		db.Close()
 		return nil, err
 	}

@@ -2,15 +2,18 @@ package backfill
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pulse-analytics/pulse/gen"
 	"github.com/pulse-analytics/pulse/ingest"
+	"github.com/pulse-analytics/pulse/store"
 )
 
 // loadBothLanes loads one file into two fresh stores, in bulk where the
@@ -152,6 +155,48 @@ func TestTimestampsIgnoreTheProcessZone(t *testing.T) {
 		if got := e.TS.UTC().Format(ingest.TSLayout); got != want[e.User] {
 			t.Errorf("%s stored at %s; want %s", e.User, got, want[e.User])
 		}
+	}
+}
+
+// ingested_at is UTC whatever zone the process runs in, in both lanes: it
+// orders commits for the rollup refresh, so a bulk step stored nine hours
+// ahead (Tokyo) would hide the next file's events from the rollups.
+func TestIngestedAtIsUTCInEveryZone(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := pulse(t)
+	events := generated(t, 1500)
+	dir := t.TempDir()
+	bulk := parquetOf(t, dir, "a.parquet", events[:1000])
+	rowByRow := writeFile(t, dir, "b.ndjson", encode(t, events[1000:], gen.FormatNDJSON))
+	db := newStore(t)
+	before := time.Now().UTC().Add(-time.Second)
+	cmd := exec.Command(bin, "backfill", bulk, rowByRow, "--data", db, "--rejects", filepath.Join(dir, "rejects.ndjson"))
+	cmd.Env = append(os.Environ(), "TZ=Asia/Tokyo")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("backfill: %v\n%s", err, out)
+	}
+	after := time.Now().UTC().Add(time.Second)
+	st, err := store.Open(context.Background(), store.Options{Path: db, ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var first, last time.Time
+	var days int
+	if err := st.DB.QueryRow(`SELECT min(ingested_at), max(ingested_at), (SELECT count(*) FROM user_days) FROM events`).Scan(&first, &last, &days); err != nil {
+		t.Fatal(err)
+	}
+	if first.Before(before) || last.After(after) {
+		t.Errorf("ingested_at from %s to %s; the run went from %s to %s (UTC)", first, last, before, after)
+	}
+	want := map[string]bool{}
+	for _, ev := range events {
+		want[ev.TenantID+"/"+ev.TS.UTC().Format(time.DateOnly)+"/"+ev.UserID] = true
+	}
+	if days != len(want) {
+		t.Errorf("user_days holds %d (tenant, day, user) keys; the events stored make %d", days, len(want))
 	}
 }
 

@@ -45,6 +45,10 @@ type Store struct {
 	// and appenders belong to one goroutine at a time.
 	writeMu sync.Mutex
 	writer  *writer
+	// refreshMu serialises rollup refreshes, which run on connections of
+	// their own beside inserts: a refresh writes only the rollups and
+	// their watermark, an insert only events.
+	refreshMu sync.Mutex
 }
 
 // writer is the connection that inserts, with its two appenders: one for
@@ -84,6 +88,10 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		db.Close()
 		return nil, explainOpenError(opts.Path, err)
 	}
+	if _, err := db.ExecContext(ctx, stmt("utc")); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open embedded store %s: %w", opts.Path, err)
+	}
 	st := &Store{DB: db, path: opts.Path}
 	if !opts.ReadOnly {
 		if _, err := Migrate(ctx, db); err != nil {
@@ -110,6 +118,8 @@ func (s *Store) Path() string { return s.path }
 func (s *Store) Close() error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
+	s.refreshMu.Lock()
+	defer s.refreshMu.Unlock()
 	var errs []error
 	if w := s.writer; w != nil {
 		errs = append(errs, w.keys.Close(), w.events.Close(), w.conn.Close())
@@ -124,8 +134,11 @@ func (s *Store) Close() error {
 // it on Close, after the load's timing, and the next open would replay
 // the log.
 func (s *Store) Checkpoint(ctx context.Context) error {
+	// DuckDB refuses to checkpoint beside another write transaction.
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
+	s.refreshMu.Lock()
+	defer s.refreshMu.Unlock()
 	_, err := s.DB.ExecContext(ctx, sqlfiles.Statement(sqlfiles.DuckDB, "ingest/checkpoint"))
 	return err
 }
@@ -175,30 +188,29 @@ func (s *Store) writerLocked(ctx context.Context) (*writer, error) {
 
 // RefreshRollups adds the events committed since the last refresh to the
 // rollups, in one transaction that also advances the watermark, so a crash
-// at any point neither loses nor repeats a refresh.
+// at any point neither loses nor repeats a refresh. It may run beside
+// inserts: it reads the events committed when its transaction began, up to
+// the newest ingested_at among them, and every later commit has a later
+// ingested_at (writers take theirs in commit order, under writeMu).
 func (s *Store) RefreshRollups(ctx context.Context) error {
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	w, err := s.writerLocked(ctx)
+	s.refreshMu.Lock()
+	defer s.refreshMu.Unlock()
+	tx, err := s.DB.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return fmt.Errorf("begin rollup refresh: %w", err)
 	}
+	defer tx.Rollback()
 	var from time.Time
 	var through, firstDay, lastDay dbsql.NullTime
-	if err := w.conn.QueryRowContext(ctx, stmt("rollups/watermark")).Scan(&from); err != nil {
+	if err := tx.QueryRowContext(ctx, stmt("rollups/watermark")).Scan(&from); err != nil {
 		return fmt.Errorf("read rollup watermark: %w", err)
 	}
-	if err := w.conn.QueryRowContext(ctx, stmt("rollups/pending"), from).Scan(&through, &firstDay, &lastDay); err != nil {
+	if err := tx.QueryRowContext(ctx, stmt("rollups/pending"), from).Scan(&through, &firstDay, &lastDay); err != nil {
 		return fmt.Errorf("read events pending for the rollups: %w", err)
 	}
 	if !through.Valid {
 		return nil
 	}
-	tx, err := w.conn.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin rollup refresh: %w", err)
-	}
-	defer tx.Rollback()
 	refresh, err := sqlfiles.Folder(sqlfiles.DuckDB, "rollups/refresh")
 	if err != nil {
 		return err
