@@ -238,10 +238,6 @@ type bulkStep struct {
 	// slot picks one of two stage tables: a step is checked while the one
 	// before it is inserted.
 	slot int
-	// scattered: DuckDB reads the step's rows on both threads (a CSV
-	// slice, Parquet rows of several row groups), so the insert puts them
-	// back in row order (bulk.sql's "insert_in_order").
-	scattered bool
 }
 
 // bulkCheck is what DuckDB found in a step: the rows for the contract, in
@@ -313,7 +309,7 @@ func newBulkLoader(ctx context.Context, db *dbsql.DB, plan bulkPlan, c *ingest.C
 			return nil, fmt.Errorf("attach the stage database: %w", err)
 		}
 	}
-	names := []string{"go_rows", "copies", "all_copies", "stored", "insert", "insert_in_order"}
+	names := []string{"go_rows", "copies", "all_copies", "stored", "insert"}
 	if plan.ClickHouse {
 		names = []string{"go_rows", "copies", "all_copies", "spool"}
 	}
@@ -471,11 +467,7 @@ func (l *bulkLoader) insert(ctx context.Context, step bulkStep, c bulkCheck) (in
 			return 0, err
 		}
 		mask := rowMask(step, c.goRows, stored)
-		insert := stmts["insert"]
-		if step.scattered {
-			insert = stmts["insert_in_order"]
-		}
-		r, err := tx.ExecContext(ctx, insert, step.path, step.from, step.to, ingestedAt, mask)
+		r, err := tx.ExecContext(ctx, stmts["insert"], step.path, step.from, step.to, ingestedAt, mask)
 		if err != nil {
 			return 0, err
 		}

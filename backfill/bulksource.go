@@ -47,7 +47,7 @@ func (ps *parquetSteps) next(_ context.Context, skip int64) (bulkStep, bool, err
 		pr.ranges[0][0] = to
 	}
 	to = min(to, pr.total)
-	return bulkStep{path: pr.path, from: from + 1, to: to + 1, scattered: !pr.inRowOrder(from, to)}, true, nil
+	return bulkStep{path: pr.path, from: from + 1, to: to + 1}, true, nil
 }
 
 // stepSizes sizes the steps of a file's bulk load.

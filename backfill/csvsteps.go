@@ -186,7 +186,7 @@ func (cs *csvSteps) next(_ context.Context, skip int64) (bulkStep, bool, error) 
 	cw := csv.NewWriter(w)
 	cw.Write(append([]string{"__pulse_row", "__pulse_line"}, cs.header...))
 	cw.Flush()
-	step := bulkStep{path: f.Name(), scattered: true} // DuckDB reads the slice in parallel
+	step := bulkStep{path: f.Name()}
 	rows := cs.sizes.size(cs.steps)
 	cs.steps++
 	for step.to-step.from < rows {

@@ -10,7 +10,6 @@ import (
 	"io"
 	"net/url"
 	"os"
-	"slices"
 	"strings"
 	"sync/atomic"
 
@@ -267,10 +266,6 @@ type parquetReader struct {
 	dest  []any
 	// ranges are the [from, to) row ranges still to read, 0-based.
 	ranges [][2]int64
-	// groupEnds are the file's row groups as the 0-based row after each.
-	groupEnds []int64
-	// positional: rows are numbered by position (parquetFile.Positional).
-	positional bool
 	// types are the DuckDB types of the columns.
 	types []string
 	// tsRendered: ts comes from a typed timestamp column.
@@ -392,7 +387,6 @@ func (pr *parquetReader) describe(m Mapping) error {
 	if pr.sql, err = file.statements(); err != nil {
 		return err
 	}
-	pr.positional = file.Positional
 	pr.plan = p
 	pr.cells = make([]dbsql.RawBytes, len(columns))
 	pr.dest = make([]any, len(columns))
@@ -414,7 +408,6 @@ func (pr *parquetReader) describe(m Mapping) error {
 			pr.ranges = append(pr.ranges, [2]int64{lo, min(lo+parquetSliceRows, from+n)})
 		}
 		from += n
-		pr.groupEnds = append(pr.groupEnds, from)
 	}
 	pr.total = from
 	return groups.Err()
@@ -483,22 +476,6 @@ func (pr *parquetReader) query(skip int64) error {
 	}
 	pr.rows, pr.next, pr.end = rows, from, to
 	return nil
-}
-
-// inRowOrder reports whether DuckDB inserts 0-based rows [from, to)
-// without leaving part-filled row groups that the store's checkpoint
-// must merge: rows of one row group are read on one thread, in order;
-// rows of two are read on two threads side by side, which leaves one
-// part-filled group of each, apart and so left alone. Rows of more row
-// groups, or of a file numbered by position (read through a window over
-// the whole file), need bulk.sql's "insert_in_order".
-func (pr *parquetReader) inRowOrder(from, to int64) bool {
-	if pr.positional || to <= from {
-		return false
-	}
-	first, _ := slices.BinarySearch(pr.groupEnds, from+1)
-	last, _ := slices.BinarySearch(pr.groupEnds, to)
-	return last-first <= 1
 }
 
 // nextRange takes the next range still to read, 0-based [from, to),

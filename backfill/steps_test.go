@@ -67,31 +67,3 @@ func TestParquetStepsCutAcrossRowGroups(t *testing.T) {
 		}
 	}
 }
-
-// A step goes into the store unsorted only when DuckDB reads its rows in
-// order or from two row groups side by side; rows of more row groups, or
-// of a file numbered by position, are sorted back into row order.
-func TestParquetStepsSortedWhenReadOnBothThreads(t *testing.T) {
-	pr := &parquetReader{groupEnds: []int64{300, 600, 900, 1000}}
-	for _, c := range []struct {
-		from, to int64
-		want     bool
-	}{
-		{0, 300, true},    // one row group, whole
-		{10, 20, true},    // inside one
-		{299, 300, true},  // its last row
-		{250, 350, true},  // two, side by side
-		{300, 900, true},  // two, whole
-		{250, 650, false}, // three
-		{0, 1000, false},  // all four
-		{900, 1000, true}, // the last
-	} {
-		if got := pr.inRowOrder(c.from, c.to); got != c.want {
-			t.Errorf("rows [%d, %d): in row order %v, want %v", c.from, c.to, got, c.want)
-		}
-	}
-	pr.positional = true
-	if pr.inRowOrder(0, 300) {
-		t.Error("a file numbered by position reads in row order; want its steps sorted")
-	}
-}

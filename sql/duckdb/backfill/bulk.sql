@@ -313,23 +313,16 @@ SEMI JOIN (SELECT tenant_id, event_id, ts FROM events WHERE ts BETWEEN make_time
 
 {{/* insert: the rows of [$2, $3) that are not marked in $5 (the rows for
 the contract and those stored already, as a mask: see "for_contract"),
-with ingested_at $4. */}}
+with ingested_at $4. The store runs DuckDB on one thread for backfill
+(backfill.OpenEmbedded), which reads the rows in order and so appends
+full row groups: read on two threads, they would leave part-filled row
+groups side by side that the final checkpoint merges and rewrites. */}}
 {{define "insert"}}
 INSERT INTO events (tenant_id, ts, event, user_id, session_id, event_id, event_version, properties, context, ingested_at)
 SELECT n_tenant, make_timestamp(ts_ms * 1000), n_event, n_user, n_session, n_event_id, n_version,
     coalesce(n_props, '{}'), coalesce(n_ctx, '{}'), $4
 FROM ({{template "normalized" .}}) AS c
 WHERE NOT {{template "for_contract" "$5"}}
-{{- end}}
-
-{{/* insert_in_order: "insert" for a step DuckDB reads on both threads (a
-CSV step's stage, Parquet rows of several row groups): without the sort
-it inserts on both threads too and leaves part-filled row groups side by
-side, which the final checkpoint merges and rewrites (1.5 to 3 s for 2M
-CSV rows). Other steps go without: the sort held about 200 MB more at
-the peak of a Parquet load (backfill's parquetReader.inRowOrder). */}}
-{{define "insert_in_order"}}{{template "insert" .}}
-ORDER BY c.row_no
 {{- end}}
 
 {{/* spool (ClickHouse): the rows of [$2, $3) that are not marked in $4
