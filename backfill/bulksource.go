@@ -37,7 +37,7 @@ func (ps *parquetSteps) next(_ context.Context, skip int64) (bulkStep, bool, err
 	if !ok {
 		return bulkStep{}, false, nil
 	}
-	to := from + ps.sizes.size(ps.steps)
+	to := from + ps.sizes.size(ps.steps, pr.total-from)
 	ps.steps++
 	pr.ranges = append([][2]int64{{from, end}}, pr.ranges...)
 	for len(pr.ranges) > 0 && pr.ranges[0][1] <= to {
@@ -56,20 +56,29 @@ type stepSizes struct {
 	unit int64 // every step is a whole number of these: the target's row group
 }
 
-// size is the rows of step n (from 0) of a run: the first three are an
-// eighth, a quarter and a half of the others (rounded to whole units, at
-// least one), so that the pipeline (the target stores step n while DuckDB
-// checks step n+1) fills quickly. The first check is the only one nothing
-// overlaps, and storing a row costs the target at least twice what
-// checking it costs DuckDB, so each step may be twice the one before and
-// still be checked in time.
-func (s stepSizes) size(n int) int64 {
+// size is the rows of step n (from 0) of a run with remaining rows left
+// to read (-1 when unknown: a CSV file is read as it goes). The first three
+// are an eighth, a quarter and a half of the others (rounded to whole
+// units, at least one), so that the pipeline (the target stores step n
+// while DuckDB checks step n+1) fills quickly: the first check is the only
+// one nothing overlaps, and storing a row costs the target at least twice
+// what checking it costs DuckDB, so each step may be twice the one before
+// and still be checked in time. A remainder of less than one unit joins
+// the last step: a step of its own would read its few rows from deep in
+// the file's last row group, which DuckDB decodes from its start for each
+// of the step's statements (a ClickHouse export's row groups hold about a
+// million rows).
+func (s stepSizes) size(n int, remaining int64) int64 {
 	rows := s.rows
 	if n < 3 {
 		rows >>= 3 - n
 	}
 	unit := max(s.unit, 1)
-	return max(unit, rows/unit*unit)
+	rows = max(unit, rows/unit*unit)
+	if remaining >= 0 && remaining-rows < unit {
+		rows = remaining
+	}
+	return rows
 }
 
 // bulkStepSizes is the configured rows per step, or the default for the

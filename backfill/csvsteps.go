@@ -187,7 +187,7 @@ func (cs *csvSteps) next(_ context.Context, skip int64) (bulkStep, bool, error) 
 	cw.Write(append([]string{"__pulse_row", "__pulse_line"}, cs.header...))
 	cw.Flush()
 	step := bulkStep{path: f.Name()}
-	rows := cs.sizes.size(cs.steps)
+	rows := cs.sizes.size(cs.steps, -1)
 	cs.steps++
 	for step.to-step.from < rows {
 		rec, err := cs.record()

@@ -10,25 +10,40 @@ func TestStepSizes(t *testing.T) {
 	embedded := stepSizes{rows: BulkParquetRows, unit: storeRowGroupRows}
 	var got []int64
 	for n := range 5 {
-		got = append(got, embedded.size(n))
+		got = append(got, embedded.size(n, -1))
 	}
 	// The ramp's eighth rounds up to one whole row group.
 	want := []int64{122_880, 122_880, 245_760, 491_520, 491_520}
 	if !slices.Equal(got, want) {
 		t.Errorf("embedded Parquet steps = %v, want %v", got, want)
 	}
+	// 2M rows: up the ramp, the last step taking the remainder of less
+	// than a row group.
+	got = got[:0]
+	for left := int64(2_000_000); left > 0; {
+		got = append(got, embedded.size(len(got), left))
+		left -= got[len(got)-1]
+	}
+	want = []int64{122_880, 122_880, 245_760, 491_520, 491_520, 525_440}
+	if !slices.Equal(got, want) {
+		t.Errorf("steps of 2M Parquet rows = %v, want %v", got, want)
+	}
 	for n := range 5 {
-		if s := (stepSizes{rows: BulkCSVRows, unit: storeRowGroupRows}).size(n); s%storeRowGroupRows != 0 {
+		if s := (stepSizes{rows: BulkCSVRows, unit: storeRowGroupRows}).size(n, -1); s%storeRowGroupRows != 0 {
 			t.Errorf("embedded CSV step %d = %d rows, not whole row groups", n, s)
 		}
 	}
 	given := stepSizes{rows: 10}
 	got = got[:0]
 	for n := range 4 {
-		got = append(got, given.size(n))
+		got = append(got, given.size(n, -1))
 	}
 	if want := []int64{1, 2, 5, 10}; !slices.Equal(got, want) {
 		t.Errorf("--batch 10 steps = %v, want %v", got, want)
+	}
+	// A file smaller than the first step is one step.
+	if s := embedded.size(0, 1000); s != 1000 {
+		t.Errorf("a 1,000-row file's step = %d rows, want 1000", s)
 	}
 }
 
@@ -54,8 +69,8 @@ func TestParquetStepsCutAcrossRowGroups(t *testing.T) {
 			if step.from != next {
 				t.Fatalf("skip %d: step %d starts at row %d, want %d", skip, n, step.from, next)
 			}
-			if size := step.to - step.from; step.to != 1001 && size != ps.sizes.size(n) {
-				t.Errorf("skip %d: step %d has %d rows, want %d", skip, n, size, ps.sizes.size(n))
+			if size, want := step.to-step.from, ps.sizes.size(n, 1001-step.from); size != want {
+				t.Errorf("skip %d: step %d has %d rows, want %d", skip, n, size, want)
 			}
 			next = step.to
 		}
