@@ -414,7 +414,7 @@ func queryRowNumbers(ctx context.Context, db querier, query string, args ...any)
 	return out, rows.Err()
 }
 
-// copies returns the rows that share a key with another row of the step,
+// copies returns the rows that share an event_id with another row of the step,
 // and sets the step's ts bounds in c.
 func (l *bulkLoader) copies(ctx context.Context, step bulkStep, c *bulkCheck) ([]int64, error) {
 	rows, err := l.db.QueryContext(ctx, l.stmts[step.slot]["copies"], step.path, step.from, step.to)

@@ -126,8 +126,9 @@ func edgeRows() [][]string {
 	}
 	rows = append(rows, contractLimitRows(base)...)
 	// Copies: the same key again (stored once), the same id at another ts
-	// (a different event), and a copy of a rejected row's key.
-	rows = append(rows, base(1), with(1, 5, "2026-09-01T11:00:00.000Z"), with(7, 1, "valid_now"),
+	// or in another tenant (different events), and a copy of a rejected
+	// row's key.
+	rows = append(rows, base(1), with(1, 5, "2026-09-01T11:00:00.000Z"), with(1, 3, "globex"), with(7, 1, "valid_now"),
 		base(2), base(2), with(2, 5, "2026-09-01T12:00:00+02:00"))
 	return rows
 }

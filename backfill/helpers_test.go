@@ -138,7 +138,7 @@ type storedEvent struct {
 	Version                                          int
 }
 
-// stored reads every event of an embedded store, ordered by event_id.
+// stored reads every event of an embedded store, ordered by its key (event_id, ts, tenant_id).
 func stored(t testing.TB, path string) []storedEvent {
 	t.Helper()
 	st, err := store.Open(context.Background(), store.Options{Path: path, ReadOnly: true})
@@ -146,7 +146,7 @@ func stored(t testing.TB, path string) []storedEvent {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	rows, err := st.DB.Query(`SELECT CAST(event_id AS VARCHAR), tenant_id, user_id, session_id, event, CAST(properties AS VARCHAR), CAST(context AS VARCHAR), ts, event_version FROM events ORDER BY event_id, ts`)
+	rows, err := st.DB.Query(`SELECT CAST(event_id AS VARCHAR), tenant_id, user_id, session_id, event, CAST(properties AS VARCHAR), CAST(context AS VARCHAR), ts, event_version FROM events ORDER BY event_id, ts, tenant_id`)
 	if err != nil {
 		t.Fatal(err)
 	}

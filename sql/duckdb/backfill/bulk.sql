@@ -252,22 +252,22 @@ WHERE NOT coalesce(
     {{- end}}
 {{- end}}
 
-{{/* copies: the keys (tenant_id, event_id, ts) that more than one row in
-[$2, $3) shares, as the first and last of those rows and how many they
-are: the contract's path stores the first and counts the rest as
-duplicates ("all_copies" lists the rows of a key held more than twice).
-The grand total row (copies NULL) carries the range's ts bounds (epoch
-ms) for the insert's duplicate check. Keys are compared as the insert
-would store them, valid or not. One scan, and no per-key lists: memory
-stays with the number of keys. */}}
+{{/* copies: the event_ids that more than one row in [$2, $3) shares, as
+the first and last of those rows and how many they are ("all_copies"
+lists the rows of an event_id held more than twice). Those rows go to the
+contract's path, which stores each event (tenant_id, event_id, ts) once
+and counts the rest as duplicates: rows that share the event_id alone are
+told apart there, and grouping by the UUID alone costs DuckDB less than
+the three-column key. The grand total row (copies NULL) carries the
+range's ts bounds (epoch ms) for the insert's duplicate check. One scan,
+and no per-key lists: memory stays with the number of event_ids. */}}
 {{define "copies"}}
 SELECT min(row_no) AS first_row, max(row_no) AS last_row,
-    CASE WHEN grouping(n_tenant) = 0 THEN count(*) END AS copies,
+    CASE WHEN grouping(n_event_id) = 0 THEN count(*) END AS copies,
     min(ts_ms) AS min_ts, max(ts_ms) AS max_ts
 FROM ({{template "normalized" .}})
-GROUP BY GROUPING SETS ((n_tenant, n_event_id, ts_ms), ())
-HAVING grouping(n_tenant) = 1
-    OR (count(*) > 1 AND n_tenant IS NOT NULL AND n_event_id IS NOT NULL AND ts_ms IS NOT NULL)
+GROUP BY GROUPING SETS ((n_event_id), ())
+HAVING grouping(n_event_id) = 1 OR (count(*) > 1 AND n_event_id IS NOT NULL)
 {{- end}}
 
 {{/* stage: a CSV step's rows, read and normalised once into an in-memory
@@ -279,14 +279,14 @@ dearest part of reading it. */}}
 
 {{define "all_copies"}}
 WITH k AS (
-    SELECT row_no, n_tenant, n_event_id, ts_ms
+    SELECT row_no, n_event_id
     FROM ({{template "normalized" .}})
-    WHERE n_tenant IS NOT NULL AND n_event_id IS NOT NULL AND ts_ms IS NOT NULL
+    WHERE n_event_id IS NOT NULL
 )
 SELECT row_no
 FROM k
-SEMI JOIN (SELECT n_tenant, n_event_id, ts_ms FROM k GROUP BY ALL HAVING count(*) > 2) copies
-    USING (n_tenant, n_event_id, ts_ms)
+SEMI JOIN (SELECT n_event_id FROM k GROUP BY ALL HAVING count(*) > 2) copies
+    USING (n_event_id)
 {{- end}}
 
 {{/* for_contract: whether row c.row_no of [$2, $3) is one the insert
