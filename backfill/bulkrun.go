@@ -218,11 +218,35 @@ func (r *run) bulkFile(ctx context.Context, src Source, key sourceKey, cp *Check
 		}
 		return true, fmt.Errorf("interrupted after row %d (durable; run the same command again to resume): %w", cp.Rows, err)
 	}
+	// Each step is cut (a CSV slice spooled) beside the check of the one
+	// before it and the insert of the one before that; every way out waits
+	// for the cut under way, which bs.Close must not race.
+	type cut struct {
+		step bulkStep
+		more bool
+		err  error
+	}
+	cutNext := func() chan cut {
+		ch := make(chan cut, 1)
+		go func() {
+			step, more, err := bs.next(ctx, startRows)
+			ch <- cut{step, more, err}
+		}()
+		return ch
+	}
+	upcoming := cutNext()
+	defer func() {
+		if upcoming != nil {
+			<-upcoming
+		}
+	}()
 	for {
 		if err := ctx.Err(); err != nil {
 			return interrupted(err)
 		}
-		step, more, err := bs.next(ctx, startRows)
+		c := <-upcoming
+		upcoming = nil
+		step, more, err := c.step, c.more, c.err
 		if err != nil {
 			// The steps checked so far are stored first: the row-by-row
 			// lane takes over after them, or a run that fails on a read
@@ -237,6 +261,7 @@ func (r *run) bulkFile(ctx context.Context, src Source, key sourceKey, cp *Check
 		if !more {
 			break
 		}
+		upcoming = cutNext()
 		step.slot = steps % 2
 		steps++
 		next := make(chan *checked, 1)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 )
 
 // csvSteps spools a CSV source into slice files for the bulk lane: each
@@ -30,9 +31,11 @@ type csvSteps struct {
 	skips  int64
 	sizes  stepSizes
 	steps  int // steps taken
-	// spooled are the slices written and not yet done with.
-	spooled map[string]bool
-	out     []byte
+	// spooled are the slices written and not yet done with: the bulk lane
+	// cuts the next step while it stores the one before.
+	spooledMu sync.Mutex
+	spooled   map[string]bool
+	out       []byte
 	// badQuote: the last record's quoting is one encoding/csv refuses.
 	badQuote bool
 	// doneBytes is the source's bytes read up to the end of the last step
@@ -181,7 +184,9 @@ func (cs *csvSteps) next(_ context.Context, skip int64) (bulkStep, bool, error) 
 	if err != nil {
 		return bulkStep{}, false, fmt.Errorf("spool a CSV slice: %w", err)
 	}
+	cs.spooledMu.Lock()
 	cs.spooled[f.Name()] = true
+	cs.spooledMu.Unlock()
 	w := bufio.NewWriterSize(f, 1<<20)
 	cw := csv.NewWriter(w)
 	cw.Write(append([]string{"__pulse_row", "__pulse_line"}, cs.header...))
@@ -238,7 +243,7 @@ func (cs *csvSteps) next(_ context.Context, skip int64) (bulkStep, bool, error) 
 	}
 	err = errors.Join(cw.Error(), w.Flush(), f.Close())
 	if err != nil || step.from == 0 {
-		cs.done(bulkStep{path: f.Name()})
+		cs.unspool(f.Name())
 		if err == nil {
 			err = cs.stop
 		}
@@ -285,9 +290,16 @@ func (cs *csvSteps) fillGo(c *chunk, step bulkStep, rows []int64) error {
 
 func (cs *csvSteps) done(step bulkStep) {
 	cs.doneBytes = max(cs.doneBytes, step.readTo)
-	if cs.spooled[step.path] {
-		os.Remove(step.path)
-		delete(cs.spooled, step.path)
+	cs.unspool(step.path)
+}
+
+// unspool removes a slice.
+func (cs *csvSteps) unspool(path string) {
+	cs.spooledMu.Lock()
+	defer cs.spooledMu.Unlock()
+	if cs.spooled[path] {
+		os.Remove(path)
+		delete(cs.spooled, path)
 	}
 }
 
@@ -304,6 +316,8 @@ func (cs *csvSteps) rowPlan() (*plan, bool) { return &cs.plan, false }
 func (cs *csvSteps) skipped() int64         { return cs.skips }
 
 func (cs *csvSteps) Close() error {
+	cs.spooledMu.Lock()
+	defer cs.spooledMu.Unlock()
 	for path := range cs.spooled {
 		os.Remove(path)
 	}
