@@ -235,6 +235,10 @@ type bulkStep struct {
 	// readTo is how many of the source's bytes were read when the step
 	// was cut (CSV): once it is done, the progress up to there.
 	readTo int64
+	// offsets are where each row's record starts in a CSV slice, then
+	// where the last one ends: the contract's few rows are read from
+	// there, not by parsing the slice up to them.
+	offsets []int64
 	// slot picks one of two stage tables: a step is checked while the one
 	// before it is inserted.
 	slot int

@@ -3,8 +3,10 @@ package backfill
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/csv"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -162,6 +164,66 @@ func TestCSVProgressCountsStoredRows(t *testing.T) {
 		// A row's share of the file's bytes varies a little.
 		if done := float64(p.Rows) / 3000; p.Fraction > done+0.02 {
 			t.Errorf("progress says %.0f%% done after %d of 3000 rows", 100*p.Fraction, p.Rows)
+		}
+	}
+}
+
+// The contract's rows of a CSV step are read back from the slice as
+// encoding/csv reads them from the source, whether a few (each from its
+// offset) or many (one pass).
+func TestCSVSliceRowsReadBackAsTheSourceHasThem(t *testing.T) {
+	var src strings.Builder
+	src.WriteString("a,b\r\n")
+	for i := 1; i <= 100; i++ {
+		switch i % 4 {
+		case 0:
+			fmt.Fprintf(&src, "r%d,\"multi\r\nline \"\"%d\"\"\"\r\n", i, i)
+		case 1:
+			fmt.Fprintf(&src, "r%d,plain\n", i)
+		case 2:
+			fmt.Fprintf(&src, "\"r%d\",\"a,b\"\n", i)
+		default:
+			fmt.Fprintf(&src, "r%d,\n\n", i) // and an empty line, which is no row
+		}
+	}
+	path := writeFile(t, t.TempDir(), "rows.csv", []byte(src.String()))
+	want, err := csv.NewReader(strings.NewReader(src.String())).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = want[1:] // the header
+	in, err := openInput(Source{Path: path, Format: FormatCSV}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := &csvSteps{in: in, dir: t.TempDir(), spooled: map[string]bool{}, sizes: stepSizes{rows: 1000}, header: []string{"a", "b"}}
+	defer cs.Close()
+	if _, err := cs.record(); err != nil {
+		t.Fatal(err)
+	}
+	cs.line = 1
+	step, more, err := cs.next(context.Background(), 0)
+	if err != nil || !more || step.from != 1 || step.to != 101 {
+		t.Fatalf("step %+v, %v, %v; want rows 1 to 100", step, more, err)
+	}
+	for _, rows := range [][]int64{{3, 50, 100}, func() (all []int64) {
+		for i := int64(1); i <= 100; i++ {
+			all = append(all, i)
+		}
+		return all
+	}()} {
+		c := &chunk{}
+		if err := cs.fillGo(c, step, rows); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(c.nums, rows) {
+			t.Fatalf("rows %v read back; want %v", c.nums, rows)
+		}
+		for i, row := range rows {
+			got := c.cells[c.cellEnds[i]-2 : c.cellEnds[i]]
+			if !slices.Equal(got, want[row-1]) {
+				t.Errorf("row %d read back as %q; the source has %q", row, got, want[row-1])
+			}
 		}
 	}
 }

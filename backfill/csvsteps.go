@@ -187,11 +187,13 @@ func (cs *csvSteps) next(_ context.Context, skip int64) (bulkStep, bool, error) 
 	cs.spooledMu.Lock()
 	cs.spooled[f.Name()] = true
 	cs.spooledMu.Unlock()
-	w := bufio.NewWriterSize(f, 1<<20)
+	flushed := &countingWriter{w: f}
+	w := bufio.NewWriterSize(flushed, 1<<20)
 	cw := csv.NewWriter(w)
 	cw.Write(append([]string{"__pulse_row", "__pulse_line"}, cs.header...))
 	cw.Flush()
 	step := bulkStep{path: f.Name()}
+	offset := func() int64 { return flushed.n + int64(w.Buffered()) }
 	rows := cs.sizes.size(cs.steps, -1)
 	cs.steps++
 	for step.to-step.from < rows {
@@ -235,8 +237,10 @@ func (cs *csvSteps) next(_ context.Context, skip int64) (bulkStep, bool, error) 
 		if cs.out[len(cs.out)-1] != '\n' {
 			cs.out = append(cs.out, '\n')
 		}
+		step.offsets = append(step.offsets, offset())
 		w.Write(cs.out)
 	}
+	step.offsets = append(step.offsets, offset())
 	step.readTo = cs.in.consumed.Load()
 	if cs.in.compression == compressionNone {
 		step.readTo -= int64(cs.in.r.Buffered()) // read ahead, not yet spooled
@@ -252,13 +256,30 @@ func (cs *csvSteps) next(_ context.Context, skip int64) (bulkStep, bool, error) 
 	return step, true, nil
 }
 
-// fillGo reads the listed rows back from the step's slice.
+// fillGo reads the listed rows back from the step's slice: each from its
+// offset when they are few (the usual handful the contract checks), else
+// in one pass over the slice.
 func (cs *csvSteps) fillGo(c *chunk, step bulkStep, rows []int64) error {
 	f, err := os.Open(step.path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
+	if len(rows)*16 < len(step.offsets) {
+		for _, row := range rows {
+			i := row - step.from
+			r := csv.NewReader(io.NewSectionReader(f, step.offsets[i], step.offsets[i+1]-step.offsets[i]))
+			r.FieldsPerRecord = -1
+			record, err := r.Read()
+			if err != nil {
+				return fmt.Errorf("read a CSV slice for row %d: %w", row, err)
+			}
+			if err := appendSliceRecord(c, record, row); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	r := csv.NewReader(bufio.NewReaderSize(f, 1<<20))
 	r.FieldsPerRecord = -1
 	r.ReuseRecord = true
@@ -270,22 +291,47 @@ func (cs *csvSteps) fillGo(c *chunk, step bulkStep, rows []int64) error {
 		if err != nil {
 			return fmt.Errorf("read a CSV slice for row %d: %w", rows[0], err)
 		}
-		row, err := strconv.ParseInt(record[0], 10, 64)
-		if err != nil || len(record) < 2 {
-			return fmt.Errorf("read a CSV slice: bad row number %q", record[0])
-		}
-		if row != rows[0] {
+		if err := appendSliceRecord(c, record, rows[0]); errors.Is(err, errOtherRow) {
 			continue
+		} else if err != nil {
+			return err
 		}
-		line, _ := strconv.ParseInt(record[1], 10, 64)
-		c.cells = append(c.cells, record[2:]...)
-		c.cellEnds = append(c.cellEnds, len(c.cells))
-		c.nums = append(c.nums, row)
-		c.lines = append(c.lines, line)
-		c.last = row
 		rows = rows[1:]
 	}
 	return nil
+}
+
+var errOtherRow = errors.New("not the row wanted")
+
+// appendSliceRecord appends a slice record (row and line numbers, then
+// the source's cells) to c if it is row want.
+func appendSliceRecord(c *chunk, record []string, want int64) error {
+	row, err := strconv.ParseInt(record[0], 10, 64)
+	if err != nil || len(record) < 2 {
+		return fmt.Errorf("read a CSV slice: bad row number %q", record[0])
+	}
+	if row != want {
+		return errOtherRow
+	}
+	line, _ := strconv.ParseInt(record[1], 10, 64)
+	c.cells = append(c.cells, record[2:]...)
+	c.cellEnds = append(c.cellEnds, len(c.cells))
+	c.nums = append(c.nums, row)
+	c.lines = append(c.lines, line)
+	c.last = row
+	return nil
+}
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (cw *countingWriter) Write(p []byte) (int, error) {
+	n, err := cw.w.Write(p)
+	cw.n += int64(n)
+	return n, err
 }
 
 func (cs *csvSteps) done(step bulkStep) {
