@@ -116,6 +116,52 @@ func TestRollupsStayExactUnderManySmallBatches(t *testing.T) {
 	checkRollups(t, st)
 }
 
+// Refreshes run beside inserts (backfill refreshes after each bulk step
+// while it stores the next): every event ends up in the rollups once, with
+// the right gaps, whatever commits fall between a refresh's reads.
+func TestRollupsStayExactWithRefreshesBesideInserts(t *testing.T) {
+	st := openTestStore(t)
+	ctx := context.Background()
+	start := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	done := make(chan struct{})
+	refreshed := make(chan error, 1)
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-done:
+				refreshed <- nil
+				return
+			default:
+			}
+			if err := st.RefreshRollups(ctx); err != nil {
+				refreshed <- fmt.Errorf("refresh %d: %w", n, err)
+				return
+			}
+			n++
+		}
+	}()
+	// 60 batches, 6 users in 2 tenants, days out of order (a shuffled file).
+	for b := 0; b < 60; b++ {
+		var batch []ingest.Event
+		for i := 0; i < 40; i++ {
+			day := (b*7 + i*11) % 45
+			batch = append(batch, rollupEvent(fmt.Sprintf("t%d", i%2), fmt.Sprintf("u%d", i%6), fmt.Sprintf("e%d", i%3), start.AddDate(0, 0, day).Add(time.Duration(i)*time.Minute)))
+		}
+		if _, err := st.InsertEvents(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(done)
+	if err := <-refreshed; err != nil {
+		t.Fatal(err)
+	}
+	if err := st.RefreshRollups(ctx); err != nil {
+		t.Fatal(err)
+	}
+	checkRollups(t, st)
+}
+
 func TestMigrationBackfillsRollupsOfAnOlderFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "pulse.db")
 	ctx := context.Background()
