@@ -46,8 +46,7 @@ func (ps *parquetSteps) next(_ context.Context, skip int64) (bulkStep, bool, err
 	if len(pr.ranges) > 0 && pr.ranges[0][0] < to {
 		pr.ranges[0][0] = to
 	}
-	to = min(to, pr.total)
-	return bulkStep{path: pr.path, from: from + 1, to: to + 1}, true, nil
+	return bulkStep{path: pr.path, from: from + 1, to: min(to, pr.total) + 1}, true, nil
 }
 
 // stepSizes sizes the steps of a file's bulk load.

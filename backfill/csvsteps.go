@@ -274,9 +274,14 @@ func (cs *csvSteps) fillGo(c *chunk, step bulkStep, rows []int64) error {
 			if err != nil {
 				return fmt.Errorf("read a CSV slice for row %d: %w", row, err)
 			}
-			if err := appendSliceRecord(c, record, row); err != nil {
+			got, line, err := sliceRow(record)
+			if err != nil {
 				return err
 			}
+			if got != row {
+				return fmt.Errorf("read a CSV slice: row %d found where row %d starts", got, row)
+			}
+			c.appendRecord(record[2:], row, line)
 		}
 		return nil
 	}
@@ -291,35 +296,27 @@ func (cs *csvSteps) fillGo(c *chunk, step bulkStep, rows []int64) error {
 		if err != nil {
 			return fmt.Errorf("read a CSV slice for row %d: %w", rows[0], err)
 		}
-		if err := appendSliceRecord(c, record, rows[0]); errors.Is(err, errOtherRow) {
-			continue
-		} else if err != nil {
+		row, line, err := sliceRow(record)
+		if err != nil {
 			return err
 		}
+		if row != rows[0] {
+			continue
+		}
+		c.appendRecord(record[2:], row, line)
 		rows = rows[1:]
 	}
 	return nil
 }
 
-var errOtherRow = errors.New("not the row wanted")
-
-// appendSliceRecord appends a slice record (row and line numbers, then
-// the source's cells) to c if it is row want.
-func appendSliceRecord(c *chunk, record []string, want int64) error {
-	row, err := strconv.ParseInt(record[0], 10, 64)
+// sliceRow reads the row and line numbers in front of a slice record.
+func sliceRow(record []string) (row, line int64, err error) {
+	row, err = strconv.ParseInt(record[0], 10, 64)
 	if err != nil || len(record) < 2 {
-		return fmt.Errorf("read a CSV slice: bad row number %q", record[0])
+		return 0, 0, fmt.Errorf("read a CSV slice: bad row number %q", record[0])
 	}
-	if row != want {
-		return errOtherRow
-	}
-	line, _ := strconv.ParseInt(record[1], 10, 64)
-	c.cells = append(c.cells, record[2:]...)
-	c.cellEnds = append(c.cellEnds, len(c.cells))
-	c.nums = append(c.nums, row)
-	c.lines = append(c.lines, line)
-	c.last = row
-	return nil
+	line, _ = strconv.ParseInt(record[1], 10, 64)
+	return row, line, nil
 }
 
 // countingWriter counts the bytes written through it.

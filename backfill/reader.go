@@ -46,6 +46,16 @@ type chunk struct {
 	done    chan struct{}
 }
 
+// appendRecord adds a CSV record's cells as row number row, read from
+// line.
+func (c *chunk) appendRecord(cells []string, row, line int64) {
+	c.cells = append(c.cells, cells...)
+	c.cellEnds = append(c.cellEnds, len(c.cells))
+	c.nums = append(c.nums, row)
+	c.lines = append(c.lines, line)
+	c.last = row
+}
+
 func (c *chunk) len() int { return len(c.nums) }
 
 // rowReader reads a source's rows in order, in chunks.
@@ -172,10 +182,7 @@ func (cr *csvReader) fill(c *chunk, max int, skip int64) error {
 			continue
 		}
 		line, _ := cr.r.FieldPos(0)
-		c.cells = append(c.cells, record...)
-		c.cellEnds = append(c.cellEnds, len(c.cells))
-		c.nums = append(c.nums, cr.row)
-		c.lines = append(c.lines, int64(line))
+		c.appendRecord(record, cr.row, int64(line))
 	}
 	return nil
 }

@@ -68,7 +68,7 @@ func OpenEmbedded(ctx context.Context, path, memoryLimit string) (*Embedded, err
 	// rollup refresh), each on its caller's thread. DuckDB's worker threads
 	// would add little: a Parquet row group is read on one thread, and a
 	// caller whose query has no task left for it spins until the worker
-	// running the last one is done (2M rows: a quarter of the CPU time).
+	// running the last one is done (2M rows: about 13% of the CPU time).
 	st, err := store.Open(ctx, store.Options{Path: path, MemoryLimit: memoryLimit, Threads: 1})
 	if err != nil {
 		return nil, err

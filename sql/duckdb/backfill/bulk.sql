@@ -300,10 +300,11 @@ step that the checkpoint then rewrites, 1 to 2 s per million rows. */}}
 {{/* stored: the rows of [$2, $3) whose event is stored already (same
 tenant_id, event_id and ts; $4 and $5 bound the ts range, in epoch ms, so
 that zonemaps skip blocks: bounds of ts's own type, which a time.Time
-parameter, a TIMESTAMPTZ, is not; ts would be cast to it row by row). A query of its own, before the insert in its transaction:
-as a NOT EXISTS inside the insert, DuckDB spent more on the check than on
-the insert itself (1.8 s of 2.8 s for three 491,520-row steps), and a
-join in the insert leaves small row groups behind (see "for_contract"). */}}
+parameter, a TIMESTAMPTZ, is not; ts would be cast to it row by row). A
+query of its own, before the insert in its transaction: as a NOT EXISTS
+inside the insert, DuckDB spent more on the check than on the insert
+itself (1.8 s of 2.8 s for three 491,520-row steps), and a join in the
+insert leaves small row groups behind (see "for_contract"). */}}
 {{define "stored"}}
 SELECT c.row_no
 FROM ({{template "normalized" .}}) AS c
