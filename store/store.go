@@ -77,6 +77,12 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	params := url.Values{}
 	params.Set("memory_limit", opts.MemoryLimit)
 	params.Set("threads", fmt.Sprint(opts.Threads))
+	// A store created now is written in the v1.3 format (DuckDB 1.3 and
+	// later read it): its DICT_FSST string compression costs a quarter
+	// less CPU per insert than the default v1.0 format's separate
+	// dictionary and FSST analyses, and the file is 10-15% smaller. A
+	// store keeps the format it was created with.
+	params.Set("storage_compatibility_version", "v1.3.0")
 	if opts.ReadOnly {
 		params.Set("access_mode", "READ_ONLY")
 	}

@@ -104,6 +104,29 @@ func TestReopenKeepsEventsAndSchema(t *testing.T) {
 	}
 }
 
+// A new store is written in DuckDB's v1.3 storage format, whose string
+// compression (DICT_FSST, dictionary and FSST in one) costs a quarter less
+// CPU per insert than the default's and makes a smaller file.
+func TestNewStoreCompressesStringsWithDictFSST(t *testing.T) {
+	st := openTestStore(t)
+	ctx := context.Background()
+	if _, err := st.Insert(ctx, testEvents(5000, time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC))); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var compressions string
+	err := st.DB.QueryRowContext(ctx, `SELECT string_agg(DISTINCT compression, ',') FROM pragma_storage_info('events')
+		WHERE column_name = 'user_id' AND segment_type = 'VARCHAR'`).Scan(&compressions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if compressions != "DICT_FSST" {
+		t.Fatalf("user_id is stored with %q, want DICT_FSST", compressions)
+	}
+}
+
 // BenchmarkInsertBatch measures one group commit of 1,000 events into a
 // table that already holds 2 million rows (de-duplication included).
 func BenchmarkInsertBatch(b *testing.B) {
