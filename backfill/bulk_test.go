@@ -123,6 +123,11 @@ func edgeRows() [][]string {
 		with(84, 7, `{"plan":"pro","seats":3,}`),
 		with(85, 8, `{"os":"linux",}`),
 		with(86, 7, `{,}`),
+		// Blank or not around line breaks and non-ASCII spaces.
+		with(87, 2, " \n u"),
+		with(88, 4, "\n\t"),
+		with(89, 2, "\u00a0\u2003"),
+		with(90, 1, "\npage_view"),
 	}
 	rows = append(rows, contractLimitRows(base)...)
 	// Copies: the same key again (stored once), the same id at another ts

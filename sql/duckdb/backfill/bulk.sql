@@ -189,6 +189,10 @@ otherwise copy the step into a table for the three reads, which cost
 twice as much as reading it three times (0.8 s against 0.4 s for a
 491,520-row Parquet step).
 
+A string is not blank when it holds a visible ASCII character: the
+full match of '(?s).*[!-~].*' says so at a seventh of the cost of the
+search regexp_matches(x, '[!-~]') in DuckDB.
+
 ts_ms 0 goes to the contract too: epoch_ms rounds towards zero, so it also
 holds the instants in the millisecond before 1970, which the contract
 refuses (it truncates towards the past).
@@ -204,10 +208,10 @@ WITH n AS NOT MATERIALIZED ({{template "normalized" .}})
 SELECT row_no
 FROM n
 WHERE NOT coalesce(
-    regexp_full_match(n_event, '[ -~]{1,128}') AND regexp_matches(n_event, '[!-~]')
+    regexp_full_match(n_event, '[ -~]{1,128}') AND regexp_full_match(n_event, '(?s).*[!-~].*')
     AND regexp_full_match(n_tenant, '[A-Za-z0-9._-]{1,64}')
-    AND strlen(n_user) <= 256 AND regexp_matches(n_user, '[!-~]')
-    AND strlen(n_session) <= 256 AND regexp_matches(n_session, '[!-~]')
+    AND strlen(n_user) <= 256 AND regexp_full_match(n_user, '(?s).*[!-~].*')
+    AND strlen(n_session) <= 256 AND regexp_full_match(n_session, '(?s).*[!-~].*')
     AND ts_ms BETWEEN 1 AND $4
     AND n_version IS NOT NULL
     AND n_event_id IS NOT NULL
