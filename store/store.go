@@ -217,6 +217,10 @@ func (s *Store) RefreshRollups(ctx context.Context) error {
 	if !through.Valid {
 		return nil
 	}
+	var storedAfter bool
+	if err := tx.QueryRowContext(ctx, stmt("rollups/stored_after"), firstDay.Time, lastDay.Time).Scan(&storedAfter); err != nil {
+		return fmt.Errorf("read the rollups' stored days: %w", err)
+	}
 	refresh, err := sqlfiles.Folder(sqlfiles.DuckDB, "rollups/refresh")
 	if err != nil {
 		return err
@@ -224,6 +228,11 @@ func (s *Store) RefreshRollups(ctx context.Context) error {
 	for _, f := range refresh {
 		if _, err := tx.ExecContext(ctx, f.SQL, from, through.Time, firstDay.Time, lastDay.Time); err != nil {
 			return fmt.Errorf("refresh rollup %s: %w", f.Name, err)
+		}
+	}
+	if storedAfter {
+		if _, err := tx.ExecContext(ctx, stmt("rollups/correct_gaps"), firstDay.Time, lastDay.Time); err != nil {
+			return fmt.Errorf("correct the gaps of the days after new ones: %w", err)
 		}
 	}
 	if _, err := tx.ExecContext(ctx, stmt("rollups/advance_watermark"), through.Time); err != nil {

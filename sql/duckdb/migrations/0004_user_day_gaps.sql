@@ -6,7 +6,7 @@
 -- previous day's by 7 - gap and 30 - gap days (see metrics/active.sql).
 -- The rollup refresh keeps it: new rows get their gap on insert
 -- (refresh/01_user_days.sql); rows after a late-arriving day are corrected
--- (refresh/03_user_day_gaps.sql).
+-- (rollups/correct_gaps.sql).
 --
 -- DuckDB cannot add a NOT NULL column to a table with rows, so the table
 -- is rebuilt, in day order as the refresh appends.

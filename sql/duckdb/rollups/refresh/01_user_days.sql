@@ -4,7 +4,7 @@
 -- read only for the new events' days [$3, $4] and the 30 days before, so
 -- the cost follows the new events, not the table.
 -- gap_days is the days since the user's previous active day, stored or
--- new, capped at 30 (30 when there is none); 03_user_day_gaps.sql corrects
+-- new, capped at 30 (30 when there is none); correct_gaps.sql corrects
 -- the stored days that follow a new one.
 INSERT INTO user_days (tenant_id, day, user_id, gap_days)
 WITH fresh AS (
