@@ -189,9 +189,11 @@ otherwise copy the step into a table for the three reads, which cost
 twice as much as reading it three times (0.8 s against 0.4 s for a
 491,520-row Parquet step).
 
-A string is not blank when it holds a visible ASCII character: the
-full match of '(?s).*[!-~].*' says so at a seventh of the cost of the
-search regexp_matches(x, '[!-~]') in DuckDB.
+A string is not blank when it holds a visible ASCII character
+("visible"). Most start with one, which ascii() tells at a fifth of the
+cost of a regular expression; the others take the full match of
+'(?s).*[!-~].*', itself a seventh of the cost of the search
+regexp_matches(x, '[!-~]') in DuckDB.
 
 ts_ms 0 goes to the contract too: epoch_ms rounds towards zero, so it also
 holds the instants in the millisecond before 1970, which the contract
@@ -203,15 +205,17 @@ context (extra columns merged in) already as the contract writes them, so
 they count as they are; a string field counts at most 6 bytes a byte (a
 control character escaped as \u00xx) plus its quotes; names, punctuation,
 ts, event_id and event_version take less than the 512 bytes added. */}}
+{{define "visible"}}CASE WHEN ascii({{.}}) BETWEEN 33 AND 126 THEN true ELSE regexp_full_match({{.}}, '(?s).*[!-~].*') END{{end}}
+
 {{define "go_rows"}}
 WITH n AS NOT MATERIALIZED ({{template "normalized" .}})
 SELECT row_no
 FROM n
 WHERE NOT coalesce(
-    regexp_full_match(n_event, '[ -~]{1,128}') AND regexp_full_match(n_event, '(?s).*[!-~].*')
+    regexp_full_match(n_event, '[ -~]{1,128}') AND {{template "visible" "n_event"}}
     AND regexp_full_match(n_tenant, '[A-Za-z0-9._-]{1,64}')
-    AND strlen(n_user) <= 256 AND regexp_full_match(n_user, '(?s).*[!-~].*')
-    AND strlen(n_session) <= 256 AND regexp_full_match(n_session, '(?s).*[!-~].*')
+    AND strlen(n_user) <= 256 AND {{template "visible" "n_user"}}
+    AND strlen(n_session) <= 256 AND {{template "visible" "n_session"}}
     AND ts_ms BETWEEN 1 AND $4
     AND n_version IS NOT NULL
     AND n_event_id IS NOT NULL
