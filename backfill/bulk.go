@@ -216,6 +216,9 @@ func (p bulkPlan) Object(expr string) bulkObject {
 	return bulkObject{Expr: expr, AsParsed: p.ClickHouse}
 }
 
+// Named is called by the template.
+func (o bulkObject) Named(expr string) bulkObject { o.Expr = expr; return o }
+
 func (p bulkPlan) statement(name string) (string, error) {
 	var b bytes.Buffer
 	if err := bulkTemplate.ExecuteTemplate(&b, name, p); err != nil {
