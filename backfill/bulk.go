@@ -95,8 +95,11 @@ type bulkPlan struct {
 	// and the properties column's own where it stands (Props).
 	Members []bulkExtra
 	// Stage is the table a CSV step is staged in ("" reads the source).
-	Stage  string
-	fields map[string]bulkField
+	Stage string
+	// Checked: the statement reads rows whose fate go_rows decided, and
+	// may normalise text ts and event_id by casts alone (bulk.sql's "read").
+	Checked bool
+	fields  map[string]bulkField
 }
 
 // Field is called by the template.
@@ -219,7 +222,24 @@ func (p bulkPlan) Object(expr string) bulkObject {
 // Named is called by the template.
 func (o bulkObject) Named(expr string) bulkObject { o.Expr = expr; return o }
 
+// IDText is called by the template: the statement reads a text event_id
+// from the source, not from a stage that holds it parsed.
+func (p bulkPlan) IDText() bool {
+	return p.Stage == "" && p.fields["event_id"].Kind == "text"
+}
+
+// uuidOf is bulk.sql's "uuid_of" argument: an event_id expression of the
+// plan's statement.
+type uuidOf struct {
+	ID     string
+	IDText bool
+}
+
+// WithID is called by the template.
+func (p bulkPlan) WithID(expr string) uuidOf { return uuidOf{ID: expr, IDText: p.IDText()} }
+
 func (p bulkPlan) statement(name string) (string, error) {
+	p.Checked = name != "go_rows" && name != "stage"
 	var b bytes.Buffer
 	if err := bulkTemplate.ExecuteTemplate(&b, name, p); err != nil {
 		return "", fmt.Errorf("bulk statement %s: %w", name, err)

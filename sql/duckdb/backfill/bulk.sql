@@ -64,6 +64,23 @@ SELECT * FROM {{.Stage}} WHERE row_no >= $2 AND row_no < $3 AND CAST($1 AS VARCH
 {{- end}}
 {{- end}}
 
+{{/* read: the step's rows, each field normalised as the checks read it.
+Text ts and event_id are matched against their exact forms in go_rows
+and stage; the other statements (.Checked) read rows whose fate go_rows
+decided, and cast alone: for a row go_rows passed the cast gives the same
+value, and a row it did not pass goes to the contract whatever they make
+of it (the insert leaves it out, a copy or stored match of it is
+ignored, ts bounds only widen). The patterns cost more than the casts,
+and Parquet is read by each statement again.
+
+A text event_id read from the source (.IDText: Parquet, whose every
+statement reads the file) stays text: DuckDB's parsing of a UUID costs
+more than all the rest of a row's reading, and only the insert needs
+the UUID. go_rows matches it against the canonical form; the other
+statements key on its lower case, which for a canonical text is the
+UUID's own text ("uuid_of" turns it into the UUID). */}}
+{{define "uuid_of"}}{{if .IDText}}TRY_CAST({{.ID}} AS UUID){{else}}{{.ID}}{{end}}{{end}}
+
 {{define "read"}}
 SELECT
     row_no,
@@ -73,6 +90,7 @@ SELECT
     {{template "text" .Field "session_id"}} AS n_session,
     {{- with .Field "ts"}}
     {{if not .Col}}CAST(NULL AS BIGINT)
+    {{- else if and (eq .Kind "text") $.Checked}}epoch_ms(TRY_CAST({{.Col}} AS TIMESTAMPTZ))
     {{- else if eq .Kind "text"}}CASE WHEN regexp_full_match({{.Col}}, '[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])') THEN epoch_ms(TRY_CAST({{.Col}} AS TIMESTAMPTZ)) END
     {{- else if eq .Kind "timestamp"}}epoch_ms(CAST({{.Col}} AS TIMESTAMP))
     {{- else if eq .Kind "timestamptz"}}epoch_ms({{.Col}})
@@ -86,7 +104,8 @@ SELECT
     {{- end}}
     {{- with .Field "event_id"}}
     {{if not .Col}}CAST(NULL AS UUID)
-    {{- else if eq .Kind "text"}}CASE WHEN regexp_full_match({{.Col}}, '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}') AND {{.Col}} <> '00000000-0000-0000-0000-000000000000' THEN CAST({{.Col}} AS UUID) END
+    {{- else if and $.IDText $.Checked}}lower({{.Col}})
+    {{- else if eq .Kind "text"}}CASE WHEN regexp_full_match({{.Col}}, '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}') AND {{.Col}} <> '00000000-0000-0000-0000-000000000000' THEN {{if $.IDText}}{{.Col}}{{else}}CAST({{.Col}} AS UUID){{end}} END
     {{- else if eq .Kind "uuid"}}CASE WHEN {{.Col}} <> CAST('00000000-0000-0000-0000-000000000000' AS UUID) THEN {{.Col}} END
     {{- else}}CAST(NULL AS UUID){{end}} AS n_event_id,
     {{- end}}
@@ -305,7 +324,7 @@ insert leaves small row groups behind (see "for_contract"). */}}
 SELECT c.row_no
 FROM ({{template "normalized" .}}) AS c
 SEMI JOIN (SELECT tenant_id, event_id, ts FROM events WHERE ts BETWEEN make_timestamp($4 * 1000) AND make_timestamp($5 * 1000)) AS e
-    ON e.tenant_id = c.n_tenant AND e.event_id = c.n_event_id AND e.ts = make_timestamp(c.ts_ms * 1000)
+    ON e.tenant_id = c.n_tenant AND {{if .IDText}}CAST(e.event_id AS VARCHAR){{else}}e.event_id{{end}} = c.n_event_id AND e.ts = make_timestamp(c.ts_ms * 1000)
 {{- end}}
 
 {{/* insert: the rows of [$2, $3) that are not marked in $5 (the rows for
@@ -316,7 +335,7 @@ full row groups: read on two threads, they would leave part-filled row
 groups side by side that the final checkpoint merges and rewrites. */}}
 {{define "insert"}}
 INSERT INTO events (tenant_id, ts, event, user_id, session_id, event_id, event_version, properties, context, ingested_at)
-SELECT n_tenant, make_timestamp(ts_ms * 1000), n_event, n_user, n_session, n_event_id, n_version,
+SELECT n_tenant, make_timestamp(ts_ms * 1000), n_event, n_user, n_session, {{template "uuid_of" (.WithID "n_event_id")}}, n_version,
     coalesce(n_props, '{}'), coalesce(n_ctx, '{}'), $4
 FROM ({{template "normalized" .}}) AS c
 WHERE NOT {{template "for_contract" "$5"}}
@@ -330,7 +349,7 @@ finds the block sorted and skips sorting it. */}}
 {{define "spool"}}
 COPY (
     SELECT n_tenant AS tenant_id, make_timestamp(ts_ms * 1000) AS ts, n_event AS event, n_user AS user_id,
-        n_session AS session_id, n_event_id AS event_id, n_version AS event_version,
+        n_session AS session_id, {{template "uuid_of" (.WithID "n_event_id")}} AS event_id, n_version AS event_version,
         coalesce(n_props, '{}') AS properties, coalesce(n_ctx, '{}') AS context
     FROM ({{template "normalized" .}}) AS c
     WHERE NOT {{template "for_contract" "$4"}}
