@@ -20,7 +20,9 @@ columns the rows read, {Src, As}; .Extras are the columns that become
 properties, each {Key: SQL string literal, Col}, and .Members the same
 with the properties column's own members among them ({Props: true}), in
 column order: the order the contract's lane writes them in;
-.ClickHouse picks "spool" over "insert" and the stricter "number".
+.ClickHouse picks "spool" over "insert" and the stricter "number";
+.Stage names a CSV step's stage table; .Checked and .IDText (see "read")
+say how the statement normalises text ts and event_id.
 Parameters: $1 the file, $2 and $3 the 1-based row range [from, to).
 */}}
 
@@ -151,8 +153,9 @@ WHERE {{template "rows" .}}
 
 {{/* The keys of a properties-like object the contract accepts as it is
 (given it holds no key twice and at most 256), joined by NUL characters
-(no key holds one), or NULL. The pattern is a subset of JSON: one compact object of at most
-30,000 bytes whose keys have 1 to 128 characters, start with a visible
+(no key holds one), or NULL. The pattern is a subset of JSON: one
+compact object of at most 30,000 bytes whose keys have 1 to 128
+characters, start with a visible
 ASCII character other than '"', ':' or '\' and hold no escapes or control
 characters; whose values are strings, numbers (see "number"), true or
 false (null goes to the contract). Strings must be written as the
@@ -267,8 +270,8 @@ the first and last of those rows and how many they are ("all_copies"
 lists the rows of an event_id held more than twice). Those rows go to the
 contract's path, which stores each event (tenant_id, event_id, ts) once
 and counts the rest as duplicates: rows that share the event_id alone are
-told apart there, and grouping by the UUID alone costs DuckDB less than
-the three-column key. A last row (copies NULL) carries the range's ts
+told apart there, and grouping by the UUID (or a text event_id's lower
+case, see "read") alone costs DuckDB less than the three-column key. A last row (copies NULL) carries the range's ts
 bounds (epoch ms) for the insert's duplicate check, from a second read of
 ts alone: as a grouping set of the same aggregate, the bounds cost a min
 and a max per event_id too (a third more). No per-key lists: memory stays
