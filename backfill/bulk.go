@@ -228,16 +228,6 @@ func (p bulkPlan) IDText() bool {
 	return p.Stage == "" && p.fields["event_id"].Kind == "text"
 }
 
-// uuidOf is bulk.sql's "uuid_of" argument: an event_id expression of the
-// plan's statement.
-type uuidOf struct {
-	ID     string
-	IDText bool
-}
-
-// WithID is called by the template.
-func (p bulkPlan) WithID(expr string) uuidOf { return uuidOf{ID: expr, IDText: p.IDText()} }
-
 func (p bulkPlan) statement(name string) (string, error) {
 	p.Checked = name != "go_rows" && name != "stage"
 	var b bytes.Buffer

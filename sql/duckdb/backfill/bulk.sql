@@ -80,8 +80,8 @@ statement reads the file) stays text: DuckDB's parsing of a UUID costs
 more than all the rest of a row's reading, and only the insert needs
 the UUID. go_rows matches it against the canonical form; the other
 statements key on its lower case, which for a canonical text is the
-UUID's own text ("uuid_of" turns it into the UUID). */}}
-{{define "uuid_of"}}{{if .IDText}}TRY_CAST({{.ID}} AS UUID){{else}}{{.ID}}{{end}}{{end}}
+UUID's own text ("event_uuid" turns it into the UUID). */}}
+{{define "event_uuid"}}{{if .IDText}}TRY_CAST(n_event_id AS UUID){{else}}n_event_id{{end}}{{end}}
 
 {{define "read"}}
 SELECT
@@ -212,6 +212,13 @@ fraction of comparing them per text. */}}
                 SELECT key_list, string_split(any_value(key_list), chr(0)) AS k FROM {{.}} WHERE key_list IS NOT NULL GROUP BY key_list)
                 WHERE len(k) > 256 OR list_unique(k) <> len(k)){{end}}
 
+{{/* visible: the string (a column) is not blank, holding a visible ASCII
+character. Most start with one, which ascii() tells at a fifth of the
+cost of a regular expression; the others take the full match of
+'(?s).*[!-~].*', itself a seventh of the cost of the search
+regexp_matches(x, '[!-~]') in DuckDB. */}}
+{{define "visible"}}CASE WHEN ascii({{.}}) BETWEEN 33 AND 126 THEN true ELSE regexp_full_match({{.}}, '(?s).*[!-~].*') END{{end}}
+
 {{/* go_rows: the rows in [$2, $3) that are not certainly valid, whose
 ts is later than $4 (epoch ms: now plus the allowed clock skew), or whose
 event could reach $5 bytes, the contract's limit. A NULL anywhere makes
@@ -223,12 +230,6 @@ its reads, which cost twice as much as reading it again (0.8 s against
 0.4 s for a 491,520-row Parquet step); the distinct texts are fewer, and
 each is parsed once.
 
-A string is not blank when it holds a visible ASCII character
-("visible"). Most start with one, which ascii() tells at a fifth of the
-cost of a regular expression; the others take the full match of
-'(?s).*[!-~].*', itself a seventh of the cost of the search
-regexp_matches(x, '[!-~]') in DuckDB.
-
 ts_ms 0 goes to the contract too: epoch_ms rounds towards zero, so it also
 holds the instants in the millisecond before 1970, which the contract
 refuses (it truncates towards the past).
@@ -239,8 +240,6 @@ context (extra columns merged in) already as the contract writes them, so
 they count as they are; a string field counts at most 6 bytes a byte (a
 control character escaped as \u00xx) plus its quotes; names, punctuation,
 ts, event_id and event_version take less than the 512 bytes added. */}}
-{{define "visible"}}CASE WHEN ascii({{.}}) BETWEEN 33 AND 126 THEN true ELSE regexp_full_match({{.}}, '(?s).*[!-~].*') END{{end}}
-
 {{define "go_rows"}}
 WITH n AS NOT MATERIALIZED ({{template "normalized" .}}),
 props_keys AS MATERIALIZED ({{template "object_keys" ($.Object "n_props")}}),
@@ -338,7 +337,7 @@ full row groups: read on two threads, they would leave part-filled row
 groups side by side that the final checkpoint merges and rewrites. */}}
 {{define "insert"}}
 INSERT INTO events (tenant_id, ts, event, user_id, session_id, event_id, event_version, properties, context, ingested_at)
-SELECT n_tenant, make_timestamp(ts_ms * 1000), n_event, n_user, n_session, {{template "uuid_of" (.WithID "n_event_id")}}, n_version,
+SELECT n_tenant, make_timestamp(ts_ms * 1000), n_event, n_user, n_session, {{template "event_uuid" .}}, n_version,
     coalesce(n_props, '{}'), coalesce(n_ctx, '{}'), $4
 FROM ({{template "normalized" .}}) AS c
 WHERE NOT {{template "for_contract" "$5"}}
@@ -352,7 +351,7 @@ finds the block sorted and skips sorting it. */}}
 {{define "spool"}}
 COPY (
     SELECT n_tenant AS tenant_id, make_timestamp(ts_ms * 1000) AS ts, n_event AS event, n_user AS user_id,
-        n_session AS session_id, {{template "uuid_of" (.WithID "n_event_id")}} AS event_id, n_version AS event_version,
+        n_session AS session_id, {{template "event_uuid" .}} AS event_id, n_version AS event_version,
         coalesce(n_props, '{}') AS properties, coalesce(n_ctx, '{}') AS context
     FROM ({{template "normalized" .}}) AS c
     WHERE NOT {{template "for_contract" "$4"}}
