@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/valyala/fastjson"
 
 	"github.com/pulse-analytics/pulse/gen"
 	"github.com/pulse-analytics/pulse/ingest"
@@ -394,30 +393,40 @@ func TestChangedMappingReadsTheFileAgain(t *testing.T) {
 	}
 }
 
-func TestContentIDIsStableAndIgnoresKeyOrder(t *testing.T) {
+func TestContentIDFollowsTheNormalisedEvent(t *testing.T) {
 	c := ingest.NewContract()
-	decode := func(raw string) ingest.Event {
+	id := func(raw string) string {
 		ev, fe := c.Decode([]byte(raw))
 		if fe != nil {
 			t.Fatal(fe)
 		}
-		return ev
+		id, _ := contentID(&ev, nil)
+		return id
 	}
-	a := decode(`{"event":"e","user_id":"u","tenant_id":"t","session_id":"s","ts":"2026-09-01T12:00:00.1234+02:00","properties":{"a":1,"b":"x"}}`)
-	b := decode(`{"ts":"2026-09-01T10:00:00.123Z","properties":{"b":"x","a":1},"session_id":"s","tenant_id":"t","user_id":"u","event":"e","context":{"os":"Linux"}}`)
-	c2 := decode(`{"event":"e","user_id":"u","tenant_id":"t","session_id":"s","ts":"2026-09-01T10:00:00.124Z","properties":{"a":1,"b":"x"}}`)
-	var p fastjson.Parser
-	idA, _ := contentID(&a, &p, nil)
-	idB, _ := contentID(&b, &p, nil)
-	idC, _ := contentID(&c2, &p, nil)
-	if idA != idB {
-		t.Fatalf("same event, keys reordered and context added: %s != %s", idA, idB)
+	a := id(`{"event":"e","user_id":"u","tenant_id":"t","session_id":"s","ts":"2026-09-01T12:00:00.1234+02:00","properties":{"a":1,"b":"x"}}`)
+	// The same occurrence as the contract stores it: ts in another zone
+	// and precision, a string escaped differently, context and version
+	// added.
+	same := id(`{"ts":"2026-09-01T10:00:00.123Z","properties":{"a":1,"b":"\u0078"},"session_id":"s","tenant_id":"t","user_id":"u","event":"e","context":{"os":"Linux"},"event_version":2}`)
+	if a != same {
+		t.Fatalf("same event as stored: %s != %s", a, same)
 	}
-	if idA == idC {
-		t.Fatal("events a millisecond apart got the same id")
+	for name, raw := range map[string]string{
+		"a millisecond later": `{"event":"e","user_id":"u","tenant_id":"t","session_id":"s","ts":"2026-09-01T10:00:00.124Z","properties":{"a":1,"b":"x"}}`,
+		"another session":     `{"event":"e","user_id":"u","tenant_id":"t","session_id":"s2","ts":"2026-09-01T10:00:00.123Z","properties":{"a":1,"b":"x"}}`,
+		"a number as written": `{"event":"e","user_id":"u","tenant_id":"t","session_id":"s","ts":"2026-09-01T10:00:00.123Z","properties":{"a":1.0,"b":"x"}}`,
+		"user and event swap": `{"event":"u","user_id":"e","tenant_id":"t","session_id":"s","ts":"2026-09-01T10:00:00.123Z","properties":{"a":1,"b":"x"}}`,
+	} {
+		if id(raw) == a {
+			t.Errorf("%s: same id %s", name, a)
+		}
 	}
-	if id, err := uuid.Parse(idA); err != nil || id.Version() != 5 {
-		t.Fatalf("id %q is not a UUIDv5", idA)
+	if _, err := uuid.Parse(a); err != nil {
+		t.Fatalf("id %q is not a UUID: %v", a, err)
+	}
+	// Absent properties are stored as {} and hashed so.
+	if id(`{"event":"e","user_id":"u","tenant_id":"t","session_id":"s","ts":"2026-09-01T10:00:00Z"}`) != id(`{"event":"e","user_id":"u","tenant_id":"t","session_id":"s","ts":"2026-09-01T10:00:00Z","properties":{}}`) {
+		t.Error("absent and empty properties got different ids")
 	}
 }
 

@@ -25,8 +25,8 @@ import (
 // the embedded store with INSERT ... SELECT: DuckDB reads, checks and
 // writes the rows that are certainly valid; the others, and later copies
 // of an event, go through the event contract in Go as every row of the
-// row-by-row lane does. It covers files with an event_id column (rows
-// without one need their content-derived id, computed in Go).
+// row-by-row lane does. Without an event_id column, DuckDB derives each
+// row's id from its content as contentID does.
 
 // Default rows of one bulk step: a step is checkpointed whole, and its key
 // check (for copies within it) holds its keys in memory; a CSV step's
@@ -99,6 +99,12 @@ type bulkPlan struct {
 	// Checked: the statement reads rows whose fate go_rows decided, and
 	// may normalise text ts and event_id by casts alone (bulk.sql's "read").
 	Checked bool
+	// DerivedID: the source has no event_id column; each row's id is
+	// derived from its content (bulk.sql's "content_id").
+	DerivedID bool
+	// IDs is the table that holds a step's derived ids for the insert
+	// (bulk.sql's "derive_ids"; "" for none).
+	IDs string
 	fields  map[string]bulkField
 }
 
@@ -115,8 +121,8 @@ const rowNumberColumn = "file_row_number"
 
 // newBulkPlan maps a source's columns, with their DuckDB types (all
 // VARCHAR for CSV), onto bulk.sql. ok is false when the bulk lane cannot
-// take the source: no event_id column, or an extra column whose name the
-// contract would refuse as a property key.
+// take the source: an extra column whose name the contract would refuse
+// as a property key.
 //
 // The step's rows name column i c<i>, whatever the source calls it: the
 // SQL names its own values too (p_in, row_no, n_props, ...), and a source
@@ -154,9 +160,7 @@ func newBulkPlan(p *plan, types []string, csv bool) (bp bulkPlan, ok bool) {
 	if !props {
 		bp.Members = append(bp.Members, bulkExtra{Props: true})
 	}
-	if bp.fields[fieldEventID].Col == "" {
-		return bp, false
-	}
+	bp.DerivedID = bp.fields[fieldEventID].Col == ""
 	if csv {
 		var b strings.Builder
 		b.WriteString("{'src_row': 'VARCHAR', 'src_line': 'VARCHAR'")
@@ -228,6 +232,11 @@ func (p bulkPlan) IDText() bool {
 	return p.Stage == "" && p.fields["event_id"].Kind == "text"
 }
 
+// DerivedLate is called by the template: ids are derived from content
+// and no stage holds them, so each statement that needs them derives them
+// (or, to find copies, hashes the content instead).
+func (p bulkPlan) DerivedLate() bool { return p.DerivedID && p.Stage == "" }
+
 func (p bulkPlan) statement(name string) (string, error) {
 	p.Checked = name != "go_rows" && name != "stage"
 	var b bytes.Buffer
@@ -286,6 +295,9 @@ type bulkLoader struct {
 	// event could reach it are the contract's (bulk.sql's "go_rows").
 	maxEventBytes int
 	staged        bool
+	// derivesIDs: the check derives the step's ids for the insert
+	// (bulkPlan.IDs).
+	derivesIDs bool
 	// stmts are the statements per stage slot.
 	stmts [2]map[string]string
 	// deferred are rows the contract passed, held back for ClickHouse
@@ -317,8 +329,9 @@ func (l *bulkLoader) stepDone() (durable bool) {
 }
 
 func newBulkLoader(ctx context.Context, db *dbsql.DB, plan bulkPlan, c *ingest.Contract) (*bulkLoader, error) {
-	l := &bulkLoader{db: db, skew: c.MaxFutureSkew, now: c.Now, maxEventBytes: c.MaxEventBytes, staged: plan.CSV}
-	if l.staged {
+	l := &bulkLoader{db: db, skew: c.MaxFutureSkew, now: c.Now, maxEventBytes: c.MaxEventBytes, staged: plan.CSV,
+		derivesIDs: plan.DerivedLate() && !plan.ClickHouse}
+	if l.staged || l.derivesIDs {
 		if _, err := db.ExecContext(ctx, stmt("backfill/attach_stage")); err != nil {
 			return nil, fmt.Errorf("attach the stage database: %w", err)
 		}
@@ -330,10 +343,16 @@ func newBulkLoader(ctx context.Context, db *dbsql.DB, plan bulkPlan, c *ingest.C
 	if l.staged {
 		names = append(names, "stage", "drop_stage")
 	}
+	if l.derivesIDs {
+		names = append(names, "derive_ids", "drop_ids")
+	}
 	for slot := range l.stmts {
 		l.stmts[slot] = map[string]string{}
 		if l.staged {
 			plan.Stage = fmt.Sprintf("pulse_bulk.step_%d", slot)
+		}
+		if l.derivesIDs {
+			plan.IDs = fmt.Sprintf("pulse_bulk.ids_%d", slot)
 		}
 		for _, name := range names {
 			s, err := plan.statement(name)
@@ -353,11 +372,14 @@ func (l *bulkLoader) release(ctx context.Context, step bulkStep) error {
 			return err
 		}
 	}
-	if !l.staged {
-		return nil
+	for _, drop := range []string{"drop_stage", "drop_ids"} {
+		if s, ok := l.stmts[step.slot][drop]; ok {
+			if _, err := l.db.ExecContext(context.WithoutCancel(ctx), s); err != nil {
+				return err
+			}
+		}
 	}
-	_, err := l.db.ExecContext(context.WithoutCancel(ctx), l.stmts[step.slot]["drop_stage"])
-	return err
+	return nil
 }
 
 func (l *bulkLoader) spoolPath(step bulkStep) string {
@@ -380,15 +402,25 @@ func (l *bulkLoader) check(ctx context.Context, step bulkStep) (bulkCheck, error
 		}
 	}
 	var invalid []int64
-	var invalidErr error
+	var invalidErr, idsErr error
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		invalid, invalidErr = queryRowNumbers(ctx, l.db, stmts["go_rows"], step.path, step.from, step.to, maxTS, l.maxEventBytes)
 	}()
+	idsDone := make(chan struct{})
+	go func() {
+		// Here, not in the insert: the insert is the pipeline's longest
+		// stretch, and hashing every row there made it a third longer.
+		defer close(idsDone)
+		if l.derivesIDs && !l.dryRun() {
+			_, idsErr = l.db.ExecContext(ctx, stmts["derive_ids"], step.path, step.from, step.to)
+		}
+	}()
 	copies, err := l.copies(ctx, step, &c)
 	<-done
-	if err = errors.Join(err, invalidErr); err != nil {
+	<-idsDone
+	if err = errors.Join(err, invalidErr, idsErr); err != nil {
 		return c, err
 	}
 	c.goRows = append(invalid, copies...)

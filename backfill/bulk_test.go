@@ -128,6 +128,10 @@ func edgeRows() [][]string {
 		with(88, 4, "\n\t"),
 		with(89, 2, "\u00a0\u2003"),
 		with(90, 1, "\npage_view"),
+		// Row 43's properties as the contract stores them: without
+		// event_id, the same content (a copy), which the bulk lane
+		// reads as written and the contract from its escapes.
+		with(91, 7, "{\"a\":\"xé\\n\"}"),
 	}
 	rows = append(rows, contractLimitRows(base)...)
 	// Copies: the same key again (stored once), the same id at another ts
@@ -368,6 +372,63 @@ func TestBulkLaneFindsStoredEventsAgainOnParquet(t *testing.T) {
 	}
 }
 
+// withoutEventIDs writes the rows of an edge CSV without the event_id
+// column, as CSV, as Parquet of strings, as typed Parquet, and as Parquet
+// with a column of its own named file_row_number (rows numbered by
+// position, see bulk.sql's "columns").
+func withoutEventIDs(t *testing.T, csvPath string) []string {
+	t.Helper()
+	dir := t.TempDir()
+	paths := []string{filepath.Join(dir, "noid.csv"), filepath.Join(dir, "noid.parquet"), filepath.Join(dir, "noid-typed.parquet"),
+		filepath.Join(dir, "noid-file_row_number.parquet")}
+	src := `read_csv('` + csvPath + `', all_varchar = true, header = true)`
+	duckdbExec(t,
+		`COPY (SELECT * EXCLUDE (event_id) FROM `+src+`) TO '`+paths[0]+`' (HEADER)`,
+		`COPY (SELECT * EXCLUDE (event_id) REPLACE (TRY_CAST(event_version AS INTEGER) AS event_version) FROM `+src+`) TO '`+paths[1]+`' (FORMAT parquet, ROW_GROUP_SIZE 1000)`,
+		`COPY (SELECT event, user_id, tenant_id, session_id, CAST(TRY_CAST(ts AS TIMESTAMPTZ) AS TIMESTAMP) AS ts,
+		        TRY_CAST(event_version AS INTEGER) AS event_version, properties, context, plan
+		      FROM `+src+`) TO '`+paths[2]+`' (FORMAT parquet, ROW_GROUP_SIZE 700)`,
+		`COPY (SELECT * EXCLUDE (event_id) REPLACE (TRY_CAST(event_version AS INTEGER) AS event_version), CAST(row_number() OVER () % 7 AS VARCHAR) AS file_row_number
+		      FROM `+src+`) TO '`+paths[3]+`' (FORMAT parquet, ROW_GROUP_SIZE 500)`)
+	return paths
+}
+
+// Without an event_id column the bulk lane derives each row's id in
+// DuckDB: it must be the id the contract's lane derives for the same
+// event (bothLanes compares the stored ids), copies by content included,
+// and a second load must find every event stored.
+func TestBulkLaneDerivesEventIDsAsTheContractDoes(t *testing.T) {
+	csvPath, _ := edgeFiles(t)
+	for _, path := range withoutEventIDs(t, csvPath) {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			bulk, _ := bothLanes(t, path, Config{BulkRows: 1024})
+			if bulk.Bulk < 2900 {
+				t.Errorf("bulk lane took %d rows, want nearly all 3000 generated ones", bulk.Bulk)
+			}
+			if bulk.Duplicates < 5 {
+				t.Errorf("%d duplicates; the edge rows hold at least 5 copies by content", bulk.Duplicates)
+			}
+			db := newStore(t)
+			first, err := load(t, db, "", Config{}, path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			events := stored(t, db)
+			second, err := load(t, db, "", Config{}, path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if second.Loaded != 0 || second.Duplicates != first.Loaded+first.Duplicates {
+				t.Errorf("second load: %+v; first: %+v; want nothing loaded, every valid row a duplicate", second, first)
+			}
+			if second.Bulk < 2900 {
+				t.Errorf("second load took %d rows in bulk, want nearly all 3000 generated ones", second.Bulk)
+			}
+			sameEvents(t, stored(t, db), events)
+		})
+	}
+}
+
 // mappedCSV writes a CSV whose columns need --map and whose extra
 // columns become properties, some clashing with a key the properties
 // column holds.
@@ -415,7 +476,7 @@ func TestBulkLaneFallsBackOnAMalformedCSV(t *testing.T) {
 // real load stores or skips as copies.
 func TestBulkDryRunMatchesRowByRow(t *testing.T) {
 	csvPath, parquets := edgeFiles(t)
-	for _, path := range append([]string{csvPath}, parquets...) {
+	for _, path := range append(append([]string{csvPath}, parquets...), withoutEventIDs(t, csvPath)...) {
 		t.Run(filepath.Base(path), func(t *testing.T) {
 			contract := ingest.NewContract()
 			now := time.Now()

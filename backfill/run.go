@@ -29,8 +29,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/valyala/fastjson"
-
 	"github.com/pulse-analytics/pulse/ingest"
 )
 
@@ -715,7 +713,6 @@ type worker struct {
 	tsRendered bool
 	buf        []byte
 	idBuf      []byte
-	idParser   fastjson.Parser
 }
 
 func (w *worker) decode(c *chunk) {
@@ -752,7 +749,7 @@ func (w *worker) decode(c *chunk) {
 			continue
 		}
 		if ev.EventID == "" {
-			ev.EventID, w.idBuf = contentID(&ev, &w.idParser, w.idBuf)
+			ev.EventID, w.idBuf = contentID(&ev, w.idBuf)
 		}
 		c.events = append(c.events, ev)
 	}

@@ -21,8 +21,9 @@ properties, each {Key: SQL string literal, Col}, and .Members the same
 with the properties column's own members among them ({Props: true}), in
 column order: the order the contract's lane writes them in;
 .ClickHouse picks "spool" over "insert" and the stricter "number";
-.Stage names a CSV step's stage table; .Checked and .IDText (see "read")
-say how the statement normalises text ts and event_id.
+.Stage names a step's stage table (see "stage"; .DerivedID: the source
+has no event_id column); .Checked and .IDText (see "read") say how the
+statement normalises text ts and event_id.
 Parameters: $1 the file, $2 and $3 the 1-based row range [from, to).
 */}}
 
@@ -55,7 +56,7 @@ string column holds the text, a struct or map is rendered by DuckDB. */}}
 {{- end}}
 
 {{/* The rows of the step, normalised: read from the source, or from the
-step's stage table (CSV), which holds them normalised already. The stage
+step's stage table (see "stage"), which holds them normalised already. The stage
 form names $1 to $3 too, so that every statement takes the same
 parameters. */}}
 {{define "normalized"}}
@@ -81,7 +82,12 @@ more than all the rest of a row's reading, and only the insert needs
 the UUID. go_rows matches it against the canonical form; the other
 statements key on its lower case, which for a canonical text is the
 UUID's own text ("event_uuid" turns it into the UUID). */}}
-{{define "event_uuid"}}{{if .IDText}}TRY_CAST(n_event_id AS UUID){{else}}n_event_id{{end}}{{end}}
+{{define "event_uuid"}}
+{{- if .IDText}}TRY_CAST(n_event_id AS UUID)
+{{- else if .IDs}}CASE WHEN d.row_no = c.row_no THEN d.id ELSE error('backfill: derived ids out of step with the rows') END
+{{- else if .DerivedLate}}{{template "content_id"}}
+{{- else}}n_event_id{{end}}
+{{- end}}
 
 {{define "read"}}
 SELECT
@@ -254,7 +260,9 @@ WHERE NOT coalesce(
     AND strlen(n_session) <= 256 AND {{template "visible" "n_session"}}
     AND ts_ms BETWEEN 1 AND $4
     AND n_version IS NOT NULL
+    {{- if not .DerivedID}}
     AND n_event_id IS NOT NULL
+    {{- end}}
     AND 512 + 6 * (strlen(n_event) + strlen(n_tenant) + strlen(n_user) + strlen(n_session))
         + coalesce(strlen(n_props), 0) + coalesce(strlen(n_ctx), 0) < $5, false)
     OR n_props IN ({{template "bad_objects" "props_keys"}})
@@ -280,8 +288,10 @@ WITH n AS NOT MATERIALIZED ({{template "normalized" .}})
 SELECT min(row_no) AS first_row, max(row_no) AS last_row, count(*) AS copies,
     CAST(NULL AS BIGINT) AS min_ts, CAST(NULL AS BIGINT) AS max_ts
 FROM n
+{{- if not .DerivedID}}
 WHERE n_event_id IS NOT NULL
-GROUP BY n_event_id
+{{- end}}
+GROUP BY {{template "copy_key" .}}
 HAVING count(*) > 1
 UNION ALL
 SELECT NULL, NULL, NULL, min(ts_ms), max(ts_ms) FROM n
@@ -289,21 +299,68 @@ SELECT NULL, NULL, NULL, min(ts_ms), max(ts_ms) FROM n
 
 {{/* stage: a CSV step's rows, read and normalised once into an in-memory
 table that every other statement of the step reads: parsing CSV is the
-dearest part of reading it. */}}
-{{define "stage"}}CREATE OR REPLACE TABLE {{.Stage}} AS {{template "read" .}}{{end}}
+dearest part of reading it. Derived ids (.DerivedID, see "content_id")
+are computed here once. */}}
+{{define "stage"}}CREATE OR REPLACE TABLE {{.Stage}} AS
+{{- if .DerivedID}}
+SELECT * REPLACE ({{template "content_id"}} AS n_event_id) FROM ({{template "read" .}})
+{{- else}} {{template "read" .}}{{end}}
+{{- end}}
+
+{{/* content_id: the event_id of a row without one, derived from its
+content as backfill's contentID derives it in Go: the MD5 of tenant_id,
+user_id, event, ts (epoch milliseconds), session_id and properties joined
+by NUL characters, as a UUID's 16 bytes. For a row go_rows passes, these
+are what the contract stores (properties included, "{}" when absent), so
+both lanes give an event the same id; for the others it does not matter,
+the contract derives theirs. NULL in a field makes it NULL; go_rows sends
+such a row to the contract for that field. MD5 costs DuckDB about as much
+per row as the rest of the insert's reading: without a stage (Parquet,
+.DerivedLate) "derive_ids" (for the insert) or "spool" derive every
+row's id once; "copies" groups by a hash instead (see "copy_key"), and
+"stored" derives ids only for the rows that share tenant_id and ts with
+a stored event. */}}
+{{define "content_id"}}CAST(unhex(md5(n_tenant || chr(0) || n_user || chr(0) || n_event || chr(0) || CAST(ts_ms AS VARCHAR) || chr(0) || n_session || chr(0) || coalesce(n_props, '{}'))) AS UUID){{end}}
 
 {{define "drop_stage"}}DROP TABLE IF EXISTS {{.Stage}}{{end}}
 
+{{/* derive_ids: the derived ids of the step's rows [$2, $3) in row order
+(.IDs), computed beside the step's checks: MD5 in the insert made the
+pipeline's longest stretch a third longer. The insert takes them by
+POSITIONAL JOIN, which costs next to nothing and, unlike a join on
+row_no, leaves no small row groups behind (see "for_contract"). Both
+sides read the rows in order (the store's DuckDB runs one thread); the
+insert fails, rather than storing an id on the wrong row, if they ever
+do not. */}}
+{{define "derive_ids"}}CREATE OR REPLACE TABLE {{.IDs}} AS
+SELECT row_no, {{template "content_id"}} AS id FROM ({{template "normalized" .}}){{end}}
+
+{{define "drop_ids"}}DROP TABLE IF EXISTS {{.IDs}}{{end}}
+
+{{/* copy_key: what copies share. A derived id is a function of the
+fields "content_id" reads, so rows with one id share DuckDB's 64-bit
+hash of them, properties aside: a row whose properties the contract
+re-encodes (go_rows sends it to the contract) may be stored with the
+same text as another row's. Rows that share the hash alone (properties
+differ, or the hash collides) go to the contract too, which stores each
+as its own event. */}}
+{{define "copy_key"}}
+{{- if .DerivedID}}hash(n_tenant, n_user, n_event, ts_ms, n_session)
+{{- else}}n_event_id{{end}}
+{{- end}}
+
 {{define "all_copies"}}
 WITH k AS (
-    SELECT row_no, n_event_id
+    SELECT row_no, {{template "copy_key" .}} AS copy_key
     FROM ({{template "normalized" .}})
+    {{- if not .DerivedID}}
     WHERE n_event_id IS NOT NULL
+    {{- end}}
 )
 SELECT row_no
 FROM k
-SEMI JOIN (SELECT n_event_id FROM k GROUP BY ALL HAVING count(*) > 2) copies
-    USING (n_event_id)
+SEMI JOIN (SELECT copy_key FROM k GROUP BY ALL HAVING count(*) > 2) copies
+    USING (copy_key)
 {{- end}}
 
 {{/* for_contract: whether row c.row_no of [$2, $3) is one the insert
@@ -323,10 +380,21 @@ inside the insert, DuckDB spent more on the check than on the insert
 itself (1.8 s of 2.8 s for three 491,520-row steps), and a join in the
 insert leaves small row groups behind (see "for_contract"). */}}
 {{define "stored"}}
+{{- if .DerivedLate}}
+WITH e AS (SELECT tenant_id, event_id, ts FROM events WHERE ts BETWEEN make_timestamp($4 * 1000) AND make_timestamp($5 * 1000)),
+c AS (
+    SELECT * FROM ({{template "normalized" .}}) AS r
+    SEMI JOIN e ON e.tenant_id = r.n_tenant AND e.ts = make_timestamp(r.ts_ms * 1000)
+)
+SELECT c.row_no
+FROM (SELECT row_no, n_tenant, ts_ms, {{template "content_id"}} AS n_event_id FROM c) AS c
+SEMI JOIN e ON e.tenant_id = c.n_tenant AND e.event_id = c.n_event_id AND e.ts = make_timestamp(c.ts_ms * 1000)
+{{- else}}
 SELECT c.row_no
 FROM ({{template "normalized" .}}) AS c
 SEMI JOIN (SELECT tenant_id, event_id, ts FROM events WHERE ts BETWEEN make_timestamp($4 * 1000) AND make_timestamp($5 * 1000)) AS e
     ON e.tenant_id = c.n_tenant AND {{if .IDText}}CAST(e.event_id AS VARCHAR){{else}}e.event_id{{end}} = c.n_event_id AND e.ts = make_timestamp(c.ts_ms * 1000)
+{{- end}}
 {{- end}}
 
 {{/* insert: the rows of [$2, $3) that are not marked in $5 (the rows for
@@ -339,7 +407,7 @@ groups side by side that the final checkpoint merges and rewrites. */}}
 INSERT INTO events (tenant_id, ts, event, user_id, session_id, event_id, event_version, properties, context, ingested_at)
 SELECT n_tenant, make_timestamp(ts_ms * 1000), n_event, n_user, n_session, {{template "event_uuid" .}}, n_version,
     coalesce(n_props, '{}'), coalesce(n_ctx, '{}'), $4
-FROM ({{template "normalized" .}}) AS c
+FROM ({{template "normalized" .}}) AS c{{if .IDs}} POSITIONAL JOIN {{.IDs}} AS d{{end}}
 WHERE NOT {{template "for_contract" "$5"}}
 {{- end}}
 
@@ -355,6 +423,6 @@ COPY (
         coalesce(n_props, '{}') AS properties, coalesce(n_ctx, '{}') AS context
     FROM ({{template "normalized" .}}) AS c
     WHERE NOT {{template "for_contract" "$4"}}
-    ORDER BY n_tenant, ts_ms // 86400000, n_event, n_user, ts_ms, n_event_id
+    ORDER BY tenant_id, ts_ms // 86400000, event, user_id, ts_ms, event_id
 ) TO $5 (FORMAT parquet)
 {{- end}}
