@@ -104,8 +104,8 @@ type bulkPlan struct {
 	DerivedID bool
 	// IDs is the table that holds a step's derived ids for the insert
 	// (bulk.sql's "derive_ids"; "" for none).
-	IDs string
-	fields  map[string]bulkField
+	IDs    string
+	fields map[string]bulkField
 }
 
 // Field is called by the template.
