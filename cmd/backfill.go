@@ -83,15 +83,15 @@ reason) and counted. --max-rejects fails the run (exit 1) when more rows
 than that (a count, or a percentage of the rows read) are rejected.
 
 Loads are idempotent: a row without event_id gets one derived from its
-content (UUIDv5 of tenant_id, user_id, event, ts, session_id and
-properties), and the target skips events it holds already. After each
+content (the MD5 of tenant_id, user_id, event, ts, session_id and
+properties as stored), and the target skips events it holds already. After each
 durable batch a checkpoint per file (under --state; by default next to
 the embedded store) records the last row done, so an interrupted run
 (Ctrl-C, kill -9) resumes there when run again with the same arguments,
 and its rejects file lists the interrupted run's rejects too. A run with
 another --map, --format or --max-event-bytes reads the file again.
 
-Parquet and CSV files with an event_id column load in bulk into the
+Parquet and CSV files load in bulk into the
 embedded store and into ClickHouse over HTTP (an http:// DSN), and are
 checked in bulk by --dry-run: DuckDB checks the rows, the target stores the
 certainly valid ones straight from DuckDB's output, and the others go
