@@ -81,7 +81,12 @@ statement reads the file) stays text: DuckDB's parsing of a UUID costs
 more than all the rest of a row's reading, and only the insert needs
 the UUID. go_rows matches it against the canonical form; the other
 statements key on its lower case, which for a canonical text is the
-UUID's own text ("event_uuid" turns it into the UUID). */}}
+UUID's own text ("event_uuid" turns it into the UUID).
+
+The properties column as read (p_in) comes along only when extra columns
+are merged into n_props (go_rows checks it apart); otherwise it is
+n_props, and a CSV stage would hold it twice (a fifth of the stage's
+cost). */}}
 {{define "event_uuid"}}
 {{- if .IDText}}TRY_CAST(n_event_id AS UUID)
 {{- else if .IDs}}CASE WHEN d.row_no = c.row_no THEN d.id ELSE error('backfill: derived ids out of step with the rows') END
@@ -125,8 +130,8 @@ SELECT
     {{- else}}
     p_in AS n_props,
     {{- end}}
-    c_in AS n_ctx,
-    p_in
+    c_in AS n_ctx{{if .Extras}},
+    p_in{{end}}
 FROM ({{template "columns" .}})
 {{- end}}
 
