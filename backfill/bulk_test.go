@@ -373,7 +373,8 @@ func TestBulkLaneFindsStoredEventsAgainOnParquet(t *testing.T) {
 }
 
 // withoutEventIDs writes the rows of an edge CSV without the event_id
-// column, as CSV, as Parquet of strings, as typed Parquet, and as Parquet
+// column, as CSV, as Parquet of strings, as typed Parquet (properties a
+// MAP), and as Parquet
 // with a column of its own named file_row_number (rows numbered by
 // position, see bulk.sql's "columns").
 func withoutEventIDs(t *testing.T, csvPath string) []string {
@@ -386,7 +387,7 @@ func withoutEventIDs(t *testing.T, csvPath string) []string {
 		`COPY (SELECT * EXCLUDE (event_id) FROM `+src+`) TO '`+paths[0]+`' (HEADER)`,
 		`COPY (SELECT * EXCLUDE (event_id) REPLACE (TRY_CAST(event_version AS INTEGER) AS event_version) FROM `+src+`) TO '`+paths[1]+`' (FORMAT parquet, ROW_GROUP_SIZE 1000)`,
 		`COPY (SELECT event, user_id, tenant_id, session_id, CAST(TRY_CAST(ts AS TIMESTAMPTZ) AS TIMESTAMP) AS ts,
-		        TRY_CAST(event_version AS INTEGER) AS event_version, properties, context, plan
+		        TRY_CAST(event_version AS INTEGER) AS event_version, TRY_CAST(properties AS MAP(VARCHAR, VARCHAR)) AS properties, context, plan
 		      FROM `+src+`) TO '`+paths[2]+`' (FORMAT parquet, ROW_GROUP_SIZE 700)`,
 		`COPY (SELECT * EXCLUDE (event_id) REPLACE (TRY_CAST(event_version AS INTEGER) AS event_version), CAST(row_number() OVER () % 7 AS VARCHAR) AS file_row_number
 		      FROM `+src+`) TO '`+paths[3]+`' (FORMAT parquet, ROW_GROUP_SIZE 500)`)
