@@ -66,10 +66,11 @@ var resumedLine = regexp.MustCompile(`skipped as duplicates\s+(?:[\d,]+ already 
 
 // TestKilledRunResumesWithoutDuplicatesOrGaps kills the real binary in
 // the middle of a load and runs it again, through both lanes (NDJSON row
-// by row; CSV and Parquet in bulk): the store must end up with exactly the
-// file's valid rows, once each, the last run must start from the
-// checkpoint rather than from the first row, and its rejects file must
-// list every invalid row once, the killed run's included.
+// by row; CSV and Parquet, with and without event_id, in bulk): the store
+// must end up with exactly the file's valid rows, once each, the last run
+// must start from the checkpoint rather than from the first row, and its
+// rejects file must list every invalid row once, the killed run's
+// included.
 func TestKilledRunResumesWithoutDuplicatesOrGaps(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
@@ -107,14 +108,19 @@ func TestKilledRunResumesWithoutDuplicatesOrGaps(t *testing.T) {
 		t.Fatal(err)
 	}
 	csvPath, parquetPath := filepath.Join(dir, "events.csv"), filepath.Join(dir, "events.parquet")
+	// And as Parquet without the event_id column: every id derived, in
+	// bulk by DuckDB.
+	noIDPath := filepath.Join(dir, "no-id.parquet")
 	columns := `columns = {event_id: 'VARCHAR', event: 'VARCHAR', user_id: 'VARCHAR', tenant_id: 'VARCHAR', session_id: 'VARCHAR', ts: 'VARCHAR', event_version: 'INTEGER', properties: 'JSON', context: 'JSON'}`
 	duckdbExec(t,
 		`COPY (SELECT * FROM read_ndjson('`+src+`', `+columns+`)) TO '`+csvPath+`' (FORMAT csv, HEADER)`,
-		`COPY (SELECT * FROM read_ndjson('`+src+`', `+columns+`)) TO '`+parquetPath+`' (FORMAT parquet, ROW_GROUP_SIZE 50000)`)
+		`COPY (SELECT * FROM read_ndjson('`+src+`', `+columns+`)) TO '`+parquetPath+`' (FORMAT parquet, ROW_GROUP_SIZE 50000)`,
+		`COPY (SELECT * EXCLUDE (event_id) FROM read_ndjson('`+src+`', `+columns+`)) TO '`+noIDPath+`' (FORMAT parquet, ROW_GROUP_SIZE 50000)`)
 	valid := rows - int64(len(invalid))
 
-	for _, file := range []string{src, csvPath, parquetPath} {
-		t.Run(filepath.Ext(file)[1:], func(t *testing.T) {
+	for _, file := range []string{src, csvPath, parquetPath, noIDPath} {
+		name := strings.TrimSuffix(filepath.Base(file), filepath.Ext(file)) + "_" + filepath.Ext(file)[1:]
+		t.Run(name, func(t *testing.T) {
 			db := newStore(t)
 			killAndResume(t, bin, file, []string{"--data", db}, rows, valid, invalid, func() (int64, int64) {
 				st, err := store.Open(context.Background(), store.Options{Path: db, ReadOnly: true})
@@ -134,7 +140,7 @@ func TestKilledRunResumesWithoutDuplicatesOrGaps(t *testing.T) {
 		})
 		// ClickHouse: the events table drops copies when it merges, so
 		// FINAL reads what it holds once merged.
-		t.Run("clickhouse_"+filepath.Ext(file)[1:], func(t *testing.T) {
+		t.Run("clickhouse_"+name, func(t *testing.T) {
 			dsn, conn, p := clickhouseDatabase(t)
 			if _, err := chstore.Apply(context.Background(), conn, p); err != nil {
 				t.Fatal(err)
