@@ -329,8 +329,10 @@ func (l *bulkLoader) stepDone() (durable bool) {
 }
 
 func newBulkLoader(ctx context.Context, db *dbsql.DB, plan bulkPlan, c *ingest.Contract) (*bulkLoader, error) {
+	// A CSV stage holds the derived ids already; ClickHouse's spool
+	// derives them itself, in the check.
 	l := &bulkLoader{db: db, skew: c.MaxFutureSkew, now: c.Now, maxEventBytes: c.MaxEventBytes, staged: plan.CSV,
-		derivesIDs: plan.DerivedLate() && !plan.ClickHouse}
+		derivesIDs: plan.DerivedID && !plan.CSV && !plan.ClickHouse}
 	if l.staged || l.derivesIDs {
 		if _, err := db.ExecContext(ctx, stmt("backfill/attach_stage")); err != nil {
 			return nil, fmt.Errorf("attach the stage database: %w", err)

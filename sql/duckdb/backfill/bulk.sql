@@ -21,9 +21,11 @@ properties, each {Key: SQL string literal, Col}, and .Members the same
 with the properties column's own members among them ({Props: true}), in
 column order: the order the contract's lane writes them in;
 .ClickHouse picks "spool" over "insert" and the stricter "number";
-.Stage names a step's stage table (see "stage"; .DerivedID: the source
-has no event_id column); .Checked and .IDText (see "read") say how the
-statement normalises text ts and event_id.
+.Stage names a CSV step's stage table (see "stage"); .DerivedID: the
+source has no event_id column (see "content_id"), .IDs the table of a
+Parquet step's derived ids (see "derive_ids"), .DerivedLate that no stage
+holds them; .Checked and .IDText (see "read") say how the statement
+normalises text ts and event_id.
 Parameters: $1 the file, $2 and $3 the 1-based row range [from, to).
 */}}
 
@@ -56,7 +58,7 @@ string column holds the text, a struct or map is rendered by DuckDB. */}}
 {{- end}}
 
 {{/* The rows of the step, normalised: read from the source, or from the
-step's stage table (see "stage"), which holds them normalised already. The stage
+step's stage table (CSV), which holds them normalised already. The stage
 form names $1 to $3 too, so that every statement takes the same
 parameters. */}}
 {{define "normalized"}}
