@@ -102,6 +102,11 @@ type bulkPlan struct {
 	// DerivedID: the source has no event_id column; each row's id is
 	// derived from its content (bulk.sql's "content_id").
 	DerivedID bool
+	// AbsentIDs: the event_id column may lack a row's id (null, or an
+	// empty CSV cell), which the statements then derive (bulk.sql's
+	// "read"): always for CSV, for Parquet when the column's statistics
+	// count nulls.
+	AbsentIDs bool
 	// IDs is the table that holds a step's derived ids for the insert
 	// (bulk.sql's "derive_ids"; "" for none).
 	IDs    string
@@ -161,6 +166,7 @@ func newBulkPlan(p *plan, types []string, csv bool) (bp bulkPlan, ok bool) {
 		bp.Members = append(bp.Members, bulkExtra{Props: true})
 	}
 	bp.DerivedID = bp.fields[fieldEventID].Col == ""
+	bp.AbsentIDs = csv && !bp.DerivedID
 	if csv {
 		var b strings.Builder
 		b.WriteString("{'src_row': 'VARCHAR', 'src_line': 'VARCHAR'")

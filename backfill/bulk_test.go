@@ -430,6 +430,39 @@ func TestBulkLaneDerivesEventIDsAsTheContractDoes(t *testing.T) {
 	}
 }
 
+// A file whose event_id column lacks some rows' ids (nulls, empty CSV
+// cells) loads them in bulk too, with the ids the contract's lane derives;
+// a second load finds them all.
+func TestBulkLaneDerivesTheIDsAColumnLacks(t *testing.T) {
+	dir := t.TempDir()
+	csvPath := writeFile(t, dir, "all.csv", encode(t, generated(t, 3000), gen.FormatCSV))
+	src := `(SELECT * REPLACE (CASE WHEN n % 3 = 0 THEN NULL ELSE event_id END AS event_id) FROM (SELECT *, row_number() OVER () AS n FROM read_csv('` + csvPath + `', all_varchar = true, header = true)))`
+	mixedCSV, mixedParquet := filepath.Join(dir, "mixed.csv"), filepath.Join(dir, "mixed.parquet")
+	duckdbExec(t,
+		`COPY (SELECT * EXCLUDE (n) FROM `+src+`) TO '`+mixedCSV+`' (HEADER)`,
+		`COPY (SELECT * EXCLUDE (n) REPLACE (TRY_CAST(event_version AS INTEGER) AS event_version) FROM `+src+`) TO '`+mixedParquet+`' (FORMAT parquet, ROW_GROUP_SIZE 700)`)
+	for _, path := range []string{mixedCSV, mixedParquet} {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			bulk, _ := bothLanes(t, path, Config{BulkRows: 1024})
+			if bulk.Rows != 3000 || bulk.Bulk < 2990 {
+				t.Errorf("read %d rows, %d in bulk; want 3000, nearly all in bulk", bulk.Rows, bulk.Bulk)
+			}
+			db := newStore(t)
+			first, err := load(t, db, "", Config{}, path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			second, err := load(t, db, "", Config{}, path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if first.Loaded != 3000 || second.Loaded != 0 || second.Duplicates != 3000 {
+				t.Errorf("first load %+v, second %+v; want 3000 loaded, then 3000 duplicates", first, second)
+			}
+		})
+	}
+}
+
 // mappedCSV writes a CSV whose columns need --map and whose extra
 // columns become properties, some clashing with a key the properties
 // column holds.

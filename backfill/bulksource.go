@@ -24,6 +24,12 @@ func (r *run) openBulkParquet(ctx context.Context, path string, sizes stepSizes)
 		pr.Close()
 		return nil, plan, false, nil
 	}
+	if !plan.DerivedID {
+		if plan.AbsentIDs, err = pr.mayLackIDs(); err != nil {
+			pr.Close()
+			return nil, plan, false, err
+		}
+	}
 	return &parquetSteps{pr: pr, sizes: sizes}, plan, true, nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync/atomic"
 
@@ -341,6 +342,21 @@ func openPrivateDuckDB(memoryLimit string, threads int, tempDir string) (*dbsql.
 		return nil, err
 	}
 	return db, nil
+}
+
+// mayLackIDs reports whether the event_id column may hold nulls (rows
+// whose id is derived from their content), by the file's statistics;
+// without them, it may.
+func (pr *parquetReader) mayLackIDs() (bool, error) {
+	i := slices.Index(pr.plan.fields, fieldEventID)
+	if i < 0 {
+		return true, nil
+	}
+	var nulls dbsql.NullBool
+	if err := pr.db.QueryRowContext(pr.ctx, stmt("backfill/parquet_id_nulls"), pr.path, pr.plan.columns[i]).Scan(&nulls); err != nil {
+		return false, fmt.Errorf("read the statistics of %s: %w", pr.path, err)
+	}
+	return !nulls.Valid || nulls.Bool, nil
 }
 
 func newParquetReader(ctx context.Context, path string, m Mapping) (*parquetReader, error) {

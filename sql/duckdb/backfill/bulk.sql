@@ -96,7 +96,21 @@ cost). */}}
 {{- else}}n_event_id{{end}}
 {{- end}}
 
+{{/* A row whose event_id column holds no id (null; an empty CSV cell)
+gets one derived from its content, as the contract's lane gives it
+(.AbsentIDs: the column may lack some). "id_absent" tells those rows
+from the ones whose id is invalid, which the contract refuses. The
+derivation runs for those rows alone, but every statement then reads the
+fields it hashes: for Parquet only when the column's statistics count
+nulls. */}}
 {{define "read"}}
+{{- if .AbsentIDs}}
+SELECT * EXCLUDE (id_absent) REPLACE (CASE WHEN id_absent THEN {{if .IDText}}CAST({{template "content_id"}} AS VARCHAR){{else}}{{template "content_id"}}{{end}} ELSE n_event_id END AS n_event_id)
+FROM ({{template "fields" .}})
+{{- else}}{{template "fields" .}}{{end}}
+{{- end}}
+
+{{define "fields"}}
 SELECT
     row_no,
     {{template "text" .Field "event"}} AS n_event,
@@ -123,6 +137,9 @@ SELECT
     {{- else if eq .Kind "text"}}CASE WHEN regexp_full_match({{.Col}}, '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}') AND {{.Col}} <> '00000000-0000-0000-0000-000000000000' THEN {{if $.IDText}}{{.Col}}{{else}}CAST({{.Col}} AS UUID){{end}} END
     {{- else if eq .Kind "uuid"}}CASE WHEN {{.Col}} <> CAST('00000000-0000-0000-0000-000000000000' AS UUID) THEN {{.Col}} END
     {{- else}}CAST(NULL AS UUID){{end}} AS n_event_id,
+    {{- if $.AbsentIDs}}
+    {{if .CSV}}nullif({{.Col}}, ''){{else}}{{.Col}}{{end}} IS NULL AS id_absent,
+    {{- end}}
     {{- end}}
     {{- if .Extras}}
     CASE WHEN p_in IS NOT NULL AND NOT json_valid(p_in) THEN 'not json'
