@@ -447,6 +447,22 @@ func TestBulkLaneDerivesTheIDsAColumnLacks(t *testing.T) {
 	}
 }
 
+// Properties as a struct column (as pandas and pyarrow write dicts) have
+// a null wherever a row lacks a field: the contract keeps those nulls, and
+// so does the bulk lane, which takes such rows itself.
+func TestBulkLaneTakesStructPropertiesWithNulls(t *testing.T) {
+	dir := t.TempDir()
+	csvPath := writeFile(t, dir, "all.csv", encode(t, generated(t, 3000), gen.FormatCSV))
+	path := filepath.Join(dir, "struct.parquet")
+	duckdbExec(t, `COPY (SELECT * REPLACE (TRY_CAST(event_version AS INTEGER) AS event_version,
+	        {'plan': CASE WHEN n % 2 = 0 THEN 'pro' END, 'seats': CASE WHEN n % 3 = 0 THEN NULL ELSE n % 7 END, 'trial': n % 5 = 0} AS properties)
+	    FROM (SELECT *, row_number() OVER () AS n FROM read_csv('`+csvPath+`', all_varchar = true, header = true))) TO '`+path+`' (FORMAT parquet)`)
+	bulk, _ := bothLanes(t, path, Config{BulkRows: 1024})
+	if bulk.Loaded != 3000 || bulk.Bulk < 2990 {
+		t.Errorf("loaded %d rows, %d in bulk; want 3000, nearly all in bulk", bulk.Loaded, bulk.Bulk)
+	}
+}
+
 // mappedCSV writes a CSV whose columns need --map and whose extra
 // columns become properties, some clashing with a key the properties
 // column holds.

@@ -187,9 +187,11 @@ WHERE {{template "rows" .}}
 compact object of at most 30,000 bytes whose keys have 1 to 128
 characters, start with a visible
 ASCII character other than '"', ':' or '\' and hold no escapes or control
-characters; whose values are strings, numbers (see "number"), true or
-false (null goes to the contract). Strings must be written as the
-contract stores them (ingest.AppendJSONString re-encodes every string):
+characters; whose values are strings, numbers (see "number"), true,
+false or, into the embedded store, null (kept as it is by the contract;
+a struct column renders the fields a row lacks so; ClickHouse's maps
+hold no null, so for ClickHouse it goes to the contract). Strings must
+be written as the contract stores them (ingest.AppendJSONString re-encodes every string):
 '"' and '\' as \" and \\, newline, carriage return and tab as \n, \r and
 \t, the other control characters as \u00xx in lower case, and every other
 character as it is (DEL, U+2028, '<', '/' too). A string written another
@@ -204,7 +206,7 @@ bulkObject: .Expr the text. */}}
 
 {{/* One key and its value; members are separated by commas, with none
 after the last (DuckDB's JSON functions would take {"k":1,}). */}}
-{{define "member"}}"[!#-9;-\[\]-~][^"\\\x00-\x1f]{0,127}":({{template "string"}}|{{template "number" .}}|true|false){{end}}
+{{define "member"}}"[!#-9;-\[\]-~][^"\\\x00-\x1f]{0,127}":({{template "string"}}|{{template "number" .}}|true|false{{if not .AsParsed}}|null{{end}}){{end}}
 
 {{/* A string value in the contract's own encoding (see "keys"). */}}
 {{define "string"}}"([^"\\\x00-\x1f]|\\["\\nrt]|\\u00(0[0-8bcef]|1[0-9a-f]))*"{{end}}
