@@ -28,6 +28,9 @@ type tmux struct {
 func newTmux(t *testing.T) *tmux {
 	t.Helper()
 	if _, err := exec.LookPath("tmux"); err != nil {
+		if os.Getenv("PULSE_TEST_TMUX") == "required" {
+			t.Fatal("tmux is not installed (apt-get install tmux); scripts/test.sh installs it")
+		}
 		t.Skip("tmux is not installed (apt-get install tmux)")
 	}
 	tm := &tmux{t: t, socket: "pulse-e2e-" + uuid.NewString()[:8]}

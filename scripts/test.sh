@@ -20,6 +20,16 @@ trap cleanup EXIT
 log "installing test engines (cached after the first run)"
 scripts/kafka.sh install
 scripts/chdb.sh install
+# pulse top's smoke test drives the real binary in tmux (Debian's package);
+# run from here it must not skip for want of it.
+if ! command -v tmux >/dev/null; then
+	log "installing tmux"
+	sudo=""
+	[[ "$(id -u)" == 0 ]] || sudo="sudo"
+	$sudo apt-get install -y -qq tmux >/dev/null || { $sudo apt-get update -qq && $sudo apt-get install -y -qq tmux >/dev/null; } ||
+		{ log "tmux is needed for pulse top's terminal test (apt-get install tmux)"; exit 1; }
+fi
+export PULSE_TEST_TMUX=required
 scripts/kafka.sh start "$KAFKA_PORT" >/dev/null
 export PULSE_TEST_KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT"
 PULSE_TEST_CLICKHOUSE_DSN="$(scripts/chdb.sh start "$CHDB_PORT")"
