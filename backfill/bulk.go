@@ -239,8 +239,8 @@ func (p bulkPlan) IDText() bool {
 }
 
 // DerivedLate is called by the template: ids are derived from content
-// and no stage holds them, so each statement that needs them derives them
-// (or, to find copies, hashes the content instead).
+// and no stage holds them, so every statement that reads them derives
+// them again ("stored" only for the rows that may be stored).
 func (p bulkPlan) DerivedLate() bool { return p.DerivedID && p.Stage == "" }
 
 func (p bulkPlan) statement(name string) (string, error) {
@@ -417,14 +417,16 @@ func (l *bulkLoader) check(ctx context.Context, step bulkStep) (bulkCheck, error
 		invalid, invalidErr = queryRowNumbers(ctx, l.db, stmts["go_rows"], step.path, step.from, step.to, maxTS, l.maxEventBytes)
 	}()
 	idsDone := make(chan struct{})
-	go func() {
+	if l.derivesIDs && !l.dryRun() {
 		// Here, not in the insert: the insert is the pipeline's longest
 		// stretch, and hashing every row there made it a third longer.
-		defer close(idsDone)
-		if l.derivesIDs && !l.dryRun() {
+		go func() {
+			defer close(idsDone)
 			_, idsErr = l.db.ExecContext(ctx, stmts["derive_ids"], step.path, step.from, step.to)
-		}
-	}()
+		}()
+	} else {
+		close(idsDone)
+	}
 	copies, err := l.copies(ctx, step, &c)
 	<-done
 	<-idsDone
@@ -468,8 +470,8 @@ func queryRowNumbers(ctx context.Context, db querier, query string, args ...any)
 	return out, rows.Err()
 }
 
-// copies returns the rows that share an event_id with another row of the step,
-// and sets the step's ts bounds in c.
+// copies returns the rows that share a key (bulk.sql's "copy_key") with
+// another row of the step, and sets the step's ts bounds in c.
 func (l *bulkLoader) copies(ctx context.Context, step bulkStep, c *bulkCheck) ([]int64, error) {
 	rows, err := l.db.QueryContext(ctx, l.stmts[step.slot]["copies"], step.path, step.from, step.to)
 	if err != nil {

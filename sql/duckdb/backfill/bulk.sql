@@ -92,19 +92,23 @@ cost). */}}
 {{define "event_uuid"}}
 {{- if .IDText}}TRY_CAST(n_event_id AS UUID)
 {{- else if .IDs}}CASE WHEN d.row_no = c.row_no THEN d.id ELSE error('backfill: derived ids out of step with the rows') END
-{{- else if .DerivedLate}}{{template "content_id"}}
 {{- else}}n_event_id{{end}}
 {{- end}}
 
-{{/* A row whose event_id column holds no id (null; an empty CSV cell)
-gets one derived from its content, as the contract's lane gives it
-(.AbsentIDs: the column may lack some). "id_absent" tells those rows
-from the ones whose id is invalid, which the contract refuses. The
-derivation runs for those rows alone, but every statement then reads the
-fields it hashes: for Parquet only when the column's statistics count
-nulls. */}}
+{{/* Derived ids are read here like every other field: a source without
+an event_id column (.DerivedID) has each row's id derived from its
+content (see "content_id"); a row whose event_id column holds no id
+(null; an empty CSV cell) gets one as the contract's lane gives it
+(.AbsentIDs: the column may lack some), "id_absent" telling those rows
+from the ones whose id is invalid, which the contract refuses. A
+statement that does not name n_event_id does not compute them (DuckDB
+drops the unused column); .AbsentIDs makes every statement read the
+fields the id hashes, so for Parquet it is set only when the column's
+statistics count nulls. */}}
 {{define "read"}}
-{{- if .AbsentIDs}}
+{{- if .DerivedID}}
+SELECT * REPLACE ({{template "content_id"}} AS n_event_id) FROM ({{template "fields" .}})
+{{- else if .AbsentIDs}}
 SELECT * EXCLUDE (id_absent) REPLACE (CASE WHEN id_absent THEN {{if .IDText}}CAST({{template "content_id"}} AS VARCHAR){{else}}{{template "content_id"}}{{end}} ELSE n_event_id END AS n_event_id)
 FROM ({{template "fields" .}})
 {{- else}}{{template "fields" .}}{{end}}
@@ -325,13 +329,8 @@ SELECT NULL, NULL, NULL, min(ts_ms), max(ts_ms) FROM n
 
 {{/* stage: a CSV step's rows, read and normalised once into an in-memory
 table that every other statement of the step reads: parsing CSV is the
-dearest part of reading it. Derived ids (.DerivedID, see "content_id")
-are computed here once. */}}
-{{define "stage"}}CREATE OR REPLACE TABLE {{.Stage}} AS
-{{- if .DerivedID}}
-SELECT * REPLACE ({{template "content_id"}} AS n_event_id) FROM ({{template "read" .}})
-{{- else}} {{template "read" .}}{{end}}
-{{- end}}
+dearest part of reading it. Derived ids are computed here once. */}}
+{{define "stage"}}CREATE OR REPLACE TABLE {{.Stage}} AS {{template "read" .}}{{end}}
 
 {{/* content_id: the event_id of a row without one, derived from its
 content as backfill's contentID derives it in Go: the MD5 of tenant_id,
@@ -342,8 +341,8 @@ both lanes give an event the same id; for the others it does not matter,
 the contract derives theirs. NULL in a field makes it NULL; go_rows sends
 such a row to the contract for that field. MD5 costs DuckDB about as much
 per row as the rest of the insert's reading: without a stage (Parquet,
-.DerivedLate) "derive_ids" (for the insert) or "spool" derive every
-row's id once; "copies" groups by a hash instead (see "copy_key"), and
+.DerivedLate) only "derive_ids" (for the insert) or "spool" read every
+row's id; "copies" groups by a hash instead (see "copy_key"), and
 "stored" derives ids only for the rows that share tenant_id and ts with
 a stored event. */}}
 {{define "content_id"}}CAST(unhex(md5(n_tenant || chr(0) || n_user || chr(0) || n_event || chr(0) || CAST(ts_ms AS VARCHAR) || chr(0) || n_session || chr(0) || coalesce(n_props, '{}'))) AS UUID){{end}}
@@ -359,7 +358,7 @@ sides read the rows in order (the store's DuckDB runs one thread); the
 insert fails, rather than storing an id on the wrong row, if they ever
 do not. */}}
 {{define "derive_ids"}}CREATE OR REPLACE TABLE {{.IDs}} AS
-SELECT row_no, {{template "content_id"}} AS id FROM ({{template "normalized" .}}){{end}}
+SELECT row_no, n_event_id AS id FROM ({{template "normalized" .}}){{end}}
 
 {{define "drop_ids"}}DROP TABLE IF EXISTS {{.IDs}}{{end}}
 
@@ -404,23 +403,24 @@ parameter, a TIMESTAMPTZ, is not; ts would be cast to it row by row). A
 query of its own, before the insert in its transaction: as a NOT EXISTS
 inside the insert, DuckDB spent more on the check than on the insert
 itself (1.8 s of 2.8 s for three 491,520-row steps), and a join in the
-insert leaves small row groups behind (see "for_contract"). */}}
+insert leaves small row groups behind (see "for_contract"). Ids derived
+without a stage (.DerivedLate) are derived here only for the rows that
+share tenant_id and ts with a stored event: the rows are read without
+their n_event_id. */}}
 {{define "stored"}}
-{{- if .DerivedLate}}
-WITH e AS (SELECT tenant_id, event_id, ts FROM events WHERE ts BETWEEN make_timestamp($4 * 1000) AND make_timestamp($5 * 1000)),
+WITH e AS (SELECT tenant_id, event_id, ts FROM events WHERE ts BETWEEN make_timestamp($4 * 1000) AND make_timestamp($5 * 1000))
+{{- if .DerivedLate}},
 c AS (
-    SELECT * FROM ({{template "normalized" .}}) AS r
+    SELECT r.row_no, r.n_tenant, r.n_user, r.n_event, r.ts_ms, r.n_session, r.n_props FROM ({{template "normalized" .}}) AS r
     SEMI JOIN e ON e.tenant_id = r.n_tenant AND e.ts = make_timestamp(r.ts_ms * 1000)
 )
 SELECT c.row_no
 FROM (SELECT row_no, n_tenant, ts_ms, {{template "content_id"}} AS n_event_id FROM c) AS c
-SEMI JOIN e ON e.tenant_id = c.n_tenant AND e.event_id = c.n_event_id AND e.ts = make_timestamp(c.ts_ms * 1000)
 {{- else}}
 SELECT c.row_no
 FROM ({{template "normalized" .}}) AS c
-SEMI JOIN (SELECT tenant_id, event_id, ts FROM events WHERE ts BETWEEN make_timestamp($4 * 1000) AND make_timestamp($5 * 1000)) AS e
-    ON e.tenant_id = c.n_tenant AND {{if .IDText}}CAST(e.event_id AS VARCHAR){{else}}e.event_id{{end}} = c.n_event_id AND e.ts = make_timestamp(c.ts_ms * 1000)
 {{- end}}
+SEMI JOIN e ON e.tenant_id = c.n_tenant AND {{if .IDText}}CAST(e.event_id AS VARCHAR){{else}}e.event_id{{end}} = c.n_event_id AND e.ts = make_timestamp(c.ts_ms * 1000)
 {{- end}}
 
 {{/* insert: the rows of [$2, $3) that are not marked in $5 (the rows for
