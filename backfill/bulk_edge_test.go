@@ -52,6 +52,14 @@ func contractLimitRows(base func(i int) []string) [][]string {
 		with(115, map[int]string{ts: "1970-01-01T00:00:00.001Z"}),
 		with(116, map[int]string{ts: "1970-01-01T05:29:59.9999+05:30"}),
 		with(117, map[int]string{ts: "1970-01-01T05:30:00.0001+05:30"}),
+		// The other forms the contract takes: a space for the T, offsets
+		// as ±hhmm and ±hh.
+		with(118, map[int]string{ts: "2026-09-01 12:00:00.5+00:00"}),
+		with(119, map[int]string{ts: "2026-09-01T12:00:00.123456+0530"}),
+		with(146, map[int]string{ts: "2026-09-01 12:00:00-03"}),
+		with(147, map[int]string{ts: "2026-09-01  12:00:00Z"}),
+		with(148, map[int]string{ts: "2026-09-01 12:00:00+01:"}),
+		with(149, map[int]string{ts: "1970-01-01 05:29:59.999+0530"}),
 		// Escapes and characters in strings: the contract stores strings
 		// re-encoded (only '"', '\' and control characters escaped; \n, \r
 		// and \t short, the others as \u00xx), everything else as it is.

@@ -330,8 +330,10 @@ func validTenantID(s string) bool {
 }
 
 // tsLayouts are the ISO-8601 forms accepted, all with a zone: RFC 3339
-// (fraction optional) and the basic-offset variant some clients send.
-var tsLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999Z0700"}
+// (fraction optional) and the ±hhmm and ±hh offsets ISO-8601 also allows.
+// ParseTS also takes the space RFC 3339 allows in place of the T (what
+// pandas, Python's str(datetime) and Postgres write).
+var tsLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999Z0700", "2006-01-02T15:04:05.999999999Z07"}
 
 // zonelessLayouts recognise a timestamp that lacks only its zone, so the
 // error can say exactly that.
@@ -340,8 +342,14 @@ var zonelessLayouts = []string{"2006-01-02T15:04:05.999999999", "2006-01-02 15:0
 // ParseTS parses an ISO-8601 timestamp with a zone and normalises it to UTC
 // milliseconds (truncating, as ClickHouse's DateTime64(3) does).
 func ParseTS(s string) (time.Time, error) {
+	withT := s
+	if len(s) > 10 && s[10] == ' ' {
+		// Swapped rather than given layouts of its own: time.Parse would
+		// take any run of spaces for the one.
+		withT = s[:10] + "T" + s[11:]
+	}
 	for _, layout := range tsLayouts {
-		if t, err := time.Parse(layout, s); err == nil {
+		if t, err := time.Parse(layout, withT); err == nil {
 			return t.UTC().Truncate(time.Millisecond), nil
 		}
 	}

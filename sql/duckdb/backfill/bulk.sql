@@ -124,7 +124,7 @@ SELECT
     {{- with .Field "ts"}}
     {{if not .Col}}CAST(NULL AS BIGINT)
     {{- else if and (eq .Kind "text") $.Checked}}epoch_ms(TRY_CAST({{.Col}} AS TIMESTAMPTZ))
-    {{- else if eq .Kind "text"}}CASE WHEN regexp_full_match({{.Col}}, '[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])') THEN epoch_ms(TRY_CAST({{.Col}} AS TIMESTAMPTZ)) END
+    {{- else if eq .Kind "text"}}CASE WHEN regexp_full_match({{.Col}}, '[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)') THEN epoch_ms(TRY_CAST({{.Col}} AS TIMESTAMPTZ)) END
     {{- else if eq .Kind "timestamp"}}epoch_ms(CAST({{.Col}} AS TIMESTAMP))
     {{- else if eq .Kind "timestamptz"}}epoch_ms({{.Col}})
     {{- else}}CAST(NULL AS BIGINT){{end}} AS ts_ms,
