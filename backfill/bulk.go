@@ -109,8 +109,17 @@ type bulkPlan struct {
 	AbsentIDs bool
 	// IDs is the table that holds a step's derived ids for the insert
 	// (bulk.sql's "derive_ids"; "" for none).
-	IDs    string
-	fields map[string]bulkField
+	IDs string
+	// TSUnit is --ts-unit (s, ms, us, ns): digits in a text ts, and an
+	// integer ts column, count it since the epoch ("epoch_ms").
+	TSUnit string
+	// ZonelessUTC: --ts-zone UTC, a text ts without a zone is UTC.
+	ZonelessUTC bool
+	// NaiveInGo: --ts-zone names another zone, which the contract's lane
+	// applies to typed timestamps without one (DuckDB's zone rules could
+	// resolve a daylight-saving fold otherwise than Go's).
+	NaiveInGo bool
+	fields    map[string]bulkField
 }
 
 // Field is called by the template.
@@ -119,6 +128,12 @@ func (p bulkPlan) Field(name string) bulkField {
 	f.CSV = p.CSV
 	return f
 }
+
+// epochExpr is the data of bulk.sql's "epoch_ms".
+type epochExpr struct{ Expr, Unit string }
+
+// WithUnit is called by the template.
+func (p bulkPlan) WithUnit(expr string) epochExpr { return epochExpr{Expr: expr, Unit: p.TSUnit} }
 
 // rowNumberColumn is the name DuckDB gives a Parquet file's row numbers;
 // like every DuckDB name, it matches whatever the case.
@@ -134,8 +149,13 @@ const rowNumberColumn = "file_row_number"
 // column under one of those names must not be read in their place. CSV
 // columns are named so by read_csv itself (CSVColumns), the slice's row
 // and line numbers src_row and src_line.
-func newBulkPlan(p *plan, types []string, csv bool) (bp bulkPlan, ok bool) {
+func newBulkPlan(p *plan, types []string, csv bool, ts TSRule) (bp bulkPlan, ok bool) {
 	bp = bulkPlan{Parquet: !csv, CSV: csv, fields: map[string]bulkField{}}
+	if ts.Unit != 0 {
+		bp.TSUnit = unitName(ts.Unit)
+	}
+	bp.ZonelessUTC = ts.Zone != nil && ts.zoneUTC()
+	bp.NaiveInGo = !ts.zoneUTC()
 	props := false
 	for i, column := range p.columns {
 		col := bulkColumn{Src: sqlfiles.QuoteIdent(column), As: fmt.Sprintf("c%d", i)}

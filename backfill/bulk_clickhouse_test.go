@@ -29,6 +29,12 @@ func TestBulkLaneMatchesRowByRowIntoClickHouse(t *testing.T) {
 			}
 		})
 	}
+	t.Run("ts-forms.csv", func(t *testing.T) {
+		path := tsFormsCSV(t, t.TempDir(), 2200)
+		if bulk := bothLanesClickHouse(t, path, Config{TS: mustRule(t, "UTC", "ms")}); bulk.Bulk < 800 {
+			t.Errorf("bulk lane took %d rows, want at least 800", bulk.Bulk)
+		}
+	})
 	t.Run("mapped.csv", func(t *testing.T) {
 		path, m := mappedCSV(t, t.TempDir())
 		if bulk := bothLanesClickHouse(t, path, Config{Mapping: m}); bulk.Bulk < 1000 {
@@ -38,8 +44,8 @@ func TestBulkLaneMatchesRowByRowIntoClickHouse(t *testing.T) {
 }
 
 // bothLanesClickHouse loads path into two fresh ClickHouse databases,
-// through the bulk lane and row by row, with cfg's mapping, contract and
-// step size, and compares them.
+// through the bulk lane and row by row, with cfg's mapping, ts rule,
+// contract and step size, and compares them.
 func bothLanesClickHouse(t *testing.T, path string, cfg Config) Summary {
 	t.Helper()
 	ctx := context.Background()
@@ -66,7 +72,7 @@ func bothLanesClickHouse(t *testing.T, path string, cfg Config) Summary {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cfg := Config{Sources: sources, Mapping: cfg.Mapping, Target: target, Contract: contract, RowByRow: rowByRow,
+		cfg := Config{Sources: sources, Mapping: cfg.Mapping, TS: cfg.TS, Target: target, Contract: contract, RowByRow: rowByRow,
 			BulkRows: cfg.BulkRows, RejectsPath: filepath.Join(dir, "rejects-"+p.Database+".ndjson")}
 		if testing.Verbose() {
 			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))

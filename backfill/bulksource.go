@@ -18,7 +18,7 @@ func (r *run) openBulkParquet(ctx context.Context, path string, sizes stepSizes)
 	if err != nil {
 		return nil, bulkPlan{}, false, err
 	}
-	plan, ok := newBulkPlan(&pr.plan, pr.types, false)
+	plan, ok := newBulkPlan(&pr.plan, pr.types, false, r.cfg.TS)
 	plan.ParquetFile = pr.sql.file
 	if !ok {
 		pr.Close()

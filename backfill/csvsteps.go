@@ -91,7 +91,7 @@ func (r *run) openBulkCSV(src Source, dir string, besideStore bool, sizes stepSi
 	for i := range types {
 		types[i] = "VARCHAR"
 	}
-	bp, ok := newBulkPlan(&p, types, true)
+	bp, ok := newBulkPlan(&p, types, true, r.cfg.TS)
 	if !ok {
 		in.Close()
 		return nil, bp, false, nil

@@ -1,6 +1,7 @@
 package backfill
 
 import (
+	"bytes"
 	"fmt"
 	"unicode/utf8"
 
@@ -16,13 +17,41 @@ import (
 // sees the result. A builder belongs to one goroutine.
 type builder struct {
 	mapping Mapping
+	ts      TSRule
+	tsBuf   []byte
 	parser  fastjson.Parser
 	inner   fastjson.Parser // for JSON text inside a CSV cell or a string
 	props   []byte
 	ctx     []byte
 }
 
-func newBuilder(m Mapping) *builder { return &builder{mapping: m} }
+func newBuilder(m Mapping, ts TSRule) *builder { return &builder{mapping: m, ts: ts} }
+
+// convertTS converts a ts value by the run's TSRule (text: a CSV cell or a
+// string's content; else a JSON number) into b.tsBuf; ok is false when the
+// value stays as it is.
+func (b *builder) convertTS(v string, text bool) (ok bool, fe *ingest.FieldError) {
+	if text {
+		b.tsBuf, ok, fe = b.ts.appendText(b.tsBuf[:0], v)
+	} else {
+		b.tsBuf, ok, fe = b.ts.appendNumber(b.tsBuf[:0], v)
+	}
+	return ok, fe
+}
+
+// appendTSBuf is an appendField value: the ts convertTS made.
+func (b *builder) appendTSBuf(out []byte) []byte { return append(out, b.tsBuf...) }
+
+// appendRendered writes a typed Parquet timestamp as DuckDB renders it in
+// ISO-8601: one without a zone is taken in --ts-zone, UTC by default.
+func (b *builder) appendRendered(dst, s []byte) []byte {
+	if !b.ts.zoneUTC() {
+		if t, ok := ingest.ParseZoneless(string(s), b.ts.Zone); ok {
+			return appendUTC(dst, t)
+		}
+	}
+	return appendISOTimestamp(dst, s)
+}
 
 // rowError is a row refused before the contract could see it: its shape,
 // not its content, is wrong (a properties column that is not JSON).
@@ -66,6 +95,17 @@ func (b *builder) fromCells(dst []byte, p *plan, cells []string) ([]byte, *inges
 				b.ctx = appendMembers(b.ctx, v)
 			}
 			continue
+		case fieldTS:
+			if b.ts.converts() {
+				ok, fe := b.convertTS(cell, true)
+				if fe != nil {
+					return dst, fe
+				}
+				if ok {
+					dst, first = appendField(dst, first, field, b.appendTSBuf)
+					continue
+				}
+			}
 		case fieldEventVersion:
 			if isDigits(cell) {
 				dst, first = appendField(dst, first, field, func(out []byte) []byte { return append(out, cell...) })
@@ -108,8 +148,27 @@ func (b *builder) fromJSONCells(dst []byte, p *plan, data []byte, from int, ends
 			continue
 		case fieldTS:
 			if tsRendered && len(v) >= 2 && v[0] == '"' {
-				dst, first = appendField(dst, first, field, func(out []byte) []byte { return appendISOTimestamp(out, v[1:len(v)-1]) })
+				dst, first = appendField(dst, first, field, func(out []byte) []byte { return b.appendRendered(out, v[1:len(v)-1]) })
 				continue
+			}
+			if b.ts.converts() {
+				// DuckDB renders text as a JSON string; a ts without
+				// escapes is its content between the quotes.
+				value, text := string(v), v[0] == '"'
+				if text {
+					if len(v) < 2 || bytes.IndexByte(v, '\\') >= 0 {
+						break
+					}
+					value = value[1 : len(value)-1]
+				}
+				ok, fe := b.convertTS(value, text)
+				if fe != nil {
+					return dst, fe
+				}
+				if ok {
+					dst, first = appendField(dst, first, field, b.appendTSBuf)
+					continue
+				}
 			}
 		}
 		dst, first = appendField(dst, first, field, func(out []byte) []byte { return append(out, v...) })
@@ -170,7 +229,7 @@ func (b *builder) fromObject(dst, raw []byte, tsRendered bool) ([]byte, *ingest.
 		return raw, nil // the contract says what is wrong with it
 	}
 	obj := root.GetObject()
-	if !tsRendered && b.asIs(obj) {
+	if !tsRendered && !b.ts.converts() && b.asIs(obj) {
 		return raw, nil
 	}
 	b.props, b.ctx = b.props[:0], b.ctx[:0]
@@ -191,8 +250,23 @@ func (b *builder) fromObject(dst, raw []byte, tsRendered bool) ([]byte, *ingest.
 		case fieldTS:
 			if tsRendered && v.Type() == fastjson.TypeString {
 				s := v.GetStringBytes()
-				dst, first = appendField(dst, first, field, func(out []byte) []byte { return appendISOTimestamp(out, s) })
+				dst, first = appendField(dst, first, field, func(out []byte) []byte { return b.appendRendered(out, s) })
 				return
+			}
+			if b.ts.converts() && (v.Type() == fastjson.TypeString || v.Type() == fastjson.TypeNumber) {
+				var ok bool
+				if v.Type() == fastjson.TypeString {
+					ok, fe = b.convertTS(string(v.GetStringBytes()), true)
+				} else {
+					ok, fe = b.convertTS(string(v.MarshalTo(b.tsBuf[:0])), false)
+				}
+				if fe != nil {
+					return
+				}
+				if ok {
+					dst, first = appendField(dst, first, field, b.appendTSBuf)
+					return
+				}
 			}
 			dst, first = appendField(dst, first, field, v.MarshalTo)
 		default:

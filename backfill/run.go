@@ -43,6 +43,9 @@ const (
 type Config struct {
 	Sources []Source
 	Mapping Mapping
+	// TS reads epoch numbers and timestamps without a zone (--ts-unit,
+	// --ts-zone).
+	TS TSRule
 	// Target receives the events; nil validates only (--dry-run).
 	Target Target
 	// State holds the checkpoints; nil disables resuming.
@@ -328,6 +331,10 @@ func (r *run) file(ctx context.Context, src Source) error {
 	if resumable {
 		var err error
 		reading := fmt.Sprintf("format=%s map=%s max-event-bytes=%d", src.Format, r.cfg.Mapping, r.contract.MaxEventBytes)
+		if ts := r.cfg.TS.String(); ts != "" {
+			// Added only when given, so that earlier checkpoints still match.
+			reading += " ts=" + ts
+		}
 		if key, err = statSource(src.Path, reading); err != nil {
 			return err
 		}
@@ -702,7 +709,7 @@ func (r *run) staleCheckpoint(ctx context.Context) bool {
 }
 
 func (r *run) newWorker(p *plan, tsRendered bool) worker {
-	return worker{run: r, b: newBuilder(r.cfg.Mapping), plan: p, tsRendered: tsRendered}
+	return worker{run: r, b: newBuilder(r.cfg.Mapping, r.cfg.TS), plan: p, tsRendered: tsRendered}
 }
 
 // worker turns a chunk's rows into events and rejects.
@@ -745,7 +752,11 @@ func (w *worker) decode(c *chunk) {
 			ev, fe = w.run.contract.Decode(raw)
 		}
 		if fe != nil {
-			c.rejects = append(c.rejects, Reject{Row: c.nums[i], Line: c.lines[i], Field: fe.Field, Reason: fe.Reason})
+			reason := fe.Reason
+			if fe.Field == fieldTS {
+				reason = w.run.cfg.TS.tsHint(reason)
+			}
+			c.rejects = append(c.rejects, Reject{Row: c.nums[i], Line: c.lines[i], Field: fe.Field, Reason: reason})
 			continue
 		}
 		if ev.EventID == "" {

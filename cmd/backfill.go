@@ -28,6 +28,8 @@ type backfillOptions struct {
 	Args        []string
 	Format      string
 	Map         []string
+	TSZone      string
+	TSUnit      string
 	Rejects     string
 	MaxRejects  string
 	DataPath    string
@@ -46,6 +48,7 @@ type backfillOptions struct {
 	// Resolved by backfillValidate.
 	sources []backfill.Source
 	mapping backfill.Mapping
+	ts      backfill.TSRule
 	limit   backfill.Limit
 }
 
@@ -74,8 +77,14 @@ Columns named like event fields (event_id, event, user_id, tenant_id,
 session_id, ts, event_version, properties, context) fill them; --map reads
 a field from another column (--map ts=timestamp,user_id=uid). Every other
 column becomes a key of properties; a properties column holding a JSON
-object is merged with them. Typed Parquet timestamps without a zone are UTC;
-a Parquet event_id of 16-byte binaries reads as a UUID.
+object is merged with them. A Parquet event_id of 16-byte binaries reads
+as a UUID.
+
+ts is ISO-8601 with a zone, as the gateway takes it. Other forms need a
+flag: --ts-zone ZONE reads timestamps without a zone as times in ZONE (UTC,
+Europe/Berlin, ...); --ts-unit s|ms|us|ns reads numbers (and digit strings)
+as that many units since 1970. Typed Parquet timestamps without a zone are
+UTC unless --ts-zone says otherwise.
 
 Every row passes the same event contract as the gateway (docs/events.md);
 rows that do not are listed in the rejects file (source, row, field,
@@ -89,7 +98,8 @@ durable batch a checkpoint per file (under --state; by default next to
 the embedded store) records the last row done, so an interrupted run
 (Ctrl-C, kill -9) resumes there when run again with the same arguments,
 and its rejects file lists the interrupted run's rejects too. A run with
-another --map, --format or --max-event-bytes reads the file again.
+another --map, --format, --ts-zone, --ts-unit or --max-event-bytes reads
+the file again.
 
 Parquet and CSV files load in bulk into the
 embedded store and into ClickHouse over HTTP (an http:// DSN), and are
@@ -117,6 +127,8 @@ in the --config YAML file (top level or under "backfill:").`,
 	f := cmd.Flags()
 	f.StringVar(&opts.Format, "format", "", "input format for every file: "+strings.Join(backfill.Formats(), ", ")+" (default: by extension)")
 	f.StringSliceVar(&opts.Map, "map", nil, "field=column pairs: read an event field from another column, e.g. ts=timestamp,user_id=uid")
+	f.StringVar(&opts.TSZone, "ts-zone", "", "time zone of ts values without one (UTC, Europe/Berlin, ...); default: such rows are rejected, as the gateway rejects them")
+	f.StringVar(&opts.TSUnit, "ts-unit", "", "ts given as a number since 1970 in this unit: s, ms, us or ns; default: numbers are rejected")
 	f.StringVar(&opts.Rejects, "rejects", "", "file listing rejected rows, NDJSON (or CSV if it ends in .csv); default backfill-rejects-<time>.ndjson, written only if a row is rejected")
 	f.StringVar(&opts.MaxRejects, "max-rejects", "", "fail (exit 1) when more rows than this are rejected: a count (100) or a percentage of the rows read (0.5%); default no limit")
 	f.StringVar(&opts.DataPath, "data", store.DefaultPath, "embedded store file (the target unless --clickhouse or --brokers is given)")
@@ -155,6 +167,9 @@ func backfillValidate(opts *backfillOptions, cmd *cobra.Command) error {
 		return &UsageError{Err: err}
 	}
 	if opts.mapping, err = backfill.ParseMapping(opts.Map); err != nil {
+		return &UsageError{Err: err}
+	}
+	if opts.ts, err = backfill.ParseTSRule(opts.TSZone, opts.TSUnit); err != nil {
 		return &UsageError{Err: err}
 	}
 	if opts.limit, err = backfill.ParseLimit(opts.MaxRejects); err != nil {
@@ -212,7 +227,7 @@ func backfillRun(ctx context.Context, opts *backfillOptions) error {
 		batch = opts.Batch
 	}
 	cfg := backfill.Config{
-		Sources: opts.sources, Mapping: opts.mapping, Target: target,
+		Sources: opts.sources, Mapping: opts.mapping, TS: opts.ts, Target: target,
 		RejectsPath: opts.Rejects, MaxRejects: opts.limit, BatchRows: batch, BulkRows: opts.Batch,
 		Stdin: opts.Streams.In, Logger: slog.Default(), Contract: ingest.NewContract(),
 	}

@@ -335,30 +335,45 @@ func validTenantID(s string) bool {
 // pandas, Python's str(datetime) and Postgres write).
 var tsLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999Z0700", "2006-01-02T15:04:05.999999999Z07"}
 
-// zonelessLayouts recognise a timestamp that lacks only its zone, so the
-// error can say exactly that.
-var zonelessLayouts = []string{"2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999", "2006-01-02"}
+// zonelessLayouts are the forms of a timestamp that lacks only its zone.
+var zonelessLayouts = []string{"2006-01-02T15:04:05.999999999", "2006-01-02"}
+
+// withT swaps the space RFC 3339 allows between date and time for the T,
+// rather than giving the space layouts of its own: time.Parse would take
+// any run of spaces for the one.
+func withT(s string) string {
+	if len(s) > 10 && s[10] == ' ' {
+		return s[:10] + "T" + s[11:]
+	}
+	return s
+}
 
 // ParseTS parses an ISO-8601 timestamp with a zone and normalises it to UTC
 // milliseconds (truncating, as ClickHouse's DateTime64(3) does).
 func ParseTS(s string) (time.Time, error) {
-	withT := s
-	if len(s) > 10 && s[10] == ' ' {
-		// Swapped rather than given layouts of its own: time.Parse would
-		// take any run of spaces for the one.
-		withT = s[:10] + "T" + s[11:]
-	}
+	t := withT(s)
 	for _, layout := range tsLayouts {
-		if t, err := time.Parse(layout, withT); err == nil {
-			return t.UTC().Truncate(time.Millisecond), nil
+		if ts, err := time.Parse(layout, t); err == nil {
+			return ts.UTC().Truncate(time.Millisecond), nil
 		}
 	}
-	for _, layout := range zonelessLayouts {
-		if _, err := time.Parse(layout, s); err == nil {
-			return time.Time{}, fmt.Errorf("%q has no time zone; add Z or an offset such as +02:00", s)
-		}
+	if _, ok := ParseZoneless(s, time.UTC); ok {
+		return time.Time{}, fmt.Errorf("%q has no time zone; add Z or an offset such as +02:00", s)
 	}
 	return time.Time{}, fmt.Errorf("%q is not an ISO-8601 timestamp with a zone (example: 2026-11-25T09:04:36.123Z)", s)
+}
+
+// ParseZoneless parses a timestamp that has no zone (ParseTS refuses it)
+// as a time in loc, for backfill's --ts-zone. A date alone is its
+// midnight.
+func ParseZoneless(s string, loc *time.Location) (time.Time, bool) {
+	t := withT(s)
+	for _, layout := range zonelessLayouts {
+		if ts, err := time.ParseInLocation(layout, t, loc); err == nil {
+			return ts, true
+		}
+	}
+	return time.Time{}, false
 }
 
 func (c *Contract) timestamp(v *fastjson.Value) (time.Time, *FieldError) {

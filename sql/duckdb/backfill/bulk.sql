@@ -114,6 +114,16 @@ FROM ({{template "fields" .}})
 {{- else}}{{template "fields" .}}{{end}}
 {{- end}}
 
+{{/* epoch_ms: the epoch ms of an integer .Expr that counts .Unit
+(--ts-unit) since the epoch, as the contract's lane reads it (floored to
+the millisecond); NULL (the contract's lane) before 1970 or after 9999,
+where the multiplication could also overflow. */}}
+{{define "epoch_ms"}}CASE WHEN {{.Expr}} BETWEEN 0 AND
+    {{- if eq .Unit "s"}} 253402300799 THEN {{.Expr}} * 1000
+    {{- else if eq .Unit "ms"}} 253402300799999 THEN {{.Expr}}
+    {{- else if eq .Unit "us"}} 253402300799999999 THEN {{.Expr}} // 1000
+    {{- else}} 9223372036854775807 THEN {{.Expr}} // 1000000{{end}} END{{end}}
+
 {{define "fields"}}
 SELECT
     row_no,
@@ -123,10 +133,13 @@ SELECT
     {{template "text" .Field "session_id"}} AS n_session,
     {{- with .Field "ts"}}
     {{if not .Col}}CAST(NULL AS BIGINT)
-    {{- else if and (eq .Kind "text") $.Checked}}epoch_ms(TRY_CAST({{.Col}} AS TIMESTAMPTZ))
-    {{- else if eq .Kind "text"}}CASE WHEN regexp_full_match({{.Col}}, '[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)') THEN epoch_ms(TRY_CAST({{.Col}} AS TIMESTAMPTZ)) END
-    {{- else if eq .Kind "timestamp"}}epoch_ms(CAST({{.Col}} AS TIMESTAMP))
+    {{- else if and (eq .Kind "text") $.Checked (not $.TSUnit)}}epoch_ms(TRY_CAST({{.Col}} AS TIMESTAMPTZ))
+    {{- else if and (eq .Kind "text") $.Checked}}CASE WHEN regexp_full_match({{.Col}}, '[0-9]{1,18}') THEN {{template "epoch_ms" (printf "CAST(%s AS BIGINT)" .Col | $.WithUnit)}} ELSE epoch_ms(TRY_CAST({{.Col}} AS TIMESTAMPTZ)) END
+    {{- else if eq .Kind "text"}}CASE WHEN regexp_full_match({{.Col}}, '[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?){{if $.ZonelessUTC}}?{{end}}') THEN epoch_ms(TRY_CAST({{.Col}} AS TIMESTAMPTZ))
+        {{- if $.TSUnit}} WHEN regexp_full_match({{.Col}}, '[0-9]{1,18}') THEN {{template "epoch_ms" (printf "CAST(%s AS BIGINT)" .Col | $.WithUnit)}}{{end}} END
+    {{- else if and (eq .Kind "timestamp") (not $.NaiveInGo)}}epoch_ms(CAST({{.Col}} AS TIMESTAMP))
     {{- else if eq .Kind "timestamptz"}}epoch_ms({{.Col}})
+    {{- else if and (eq .Kind "integer") $.TSUnit}}{{template "epoch_ms" (printf "TRY_CAST(%s AS BIGINT)" .Col | $.WithUnit)}}
     {{- else}}CAST(NULL AS BIGINT){{end}} AS ts_ms,
     {{- end}}
     {{- with .Field "event_version"}}

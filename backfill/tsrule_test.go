@@ -1,0 +1,220 @@
+package backfill
+
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pulse-analytics/pulse/ingest"
+)
+
+func mustRule(t *testing.T, zone, unit string) TSRule {
+	t.Helper()
+	r, err := ParseTSRule(zone, unit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestTSRuleConvertsEpochNumbersAndZonelessText(t *testing.T) {
+	berlin := mustRule(t, "Europe/Berlin", "s")
+	utcMS := mustRule(t, "UTC", "ms")
+	us := mustRule(t, "", "us")
+	for _, c := range []struct {
+		rule TSRule
+		in   string
+		text bool
+		want string // "" unchanged; "!" refused
+	}{
+		{utcMS, "1790669993645", true, "2026-09-29T08:19:53.645Z"},
+		{utcMS, "1790669993645", false, "2026-09-29T08:19:53.645Z"},
+		{utcMS, "0001790669993645", true, "2026-09-29T08:19:53.645Z"},
+		{utcMS, "1.790669993645e12", false, "2026-09-29T08:19:53.645Z"},
+		{berlin, "1790669993.645", false, "2026-09-29T08:19:53.645Z"}, // exact, not 644 as a float64 would give
+		{berlin, "1790669993", true, "2026-09-29T08:19:53Z"},
+		{berlin, "-1.5", false, "1969-12-31T23:59:58.5Z"}, // the contract refuses it, saying why
+		{us, "1790669993645999", true, "2026-09-29T08:19:53.645999Z"},
+		{mustRule(t, "", "ns"), "1790669993645999999", false, "2026-09-29T08:19:53.645999999Z"},
+		{berlin, "253402300800", false, "!"}, // after 9999
+		{utcMS, "1e999999999", false, "!"},
+		{utcMS, "99999999999999999999999", true, "!"},
+		{utcMS, "2026-09-29 08:19:53.645", true, "2026-09-29T08:19:53.645Z"},
+		{utcMS, "2026-09-29T08:19:53", true, "2026-09-29T08:19:53Z"},
+		{utcMS, "2026-09-29", true, "2026-09-29T00:00:00Z"},
+		{berlin, "2026-09-29 10:19:53.645", true, "2026-09-29T08:19:53.645Z"},
+		{berlin, "2026-01-15 10:00:00", true, "2026-01-15T09:00:00Z"},
+		{berlin, "2026-09-29T10:19:53.645+02:00", true, ""}, // has a zone: the contract reads it
+		{berlin, "yesterday", true, ""},
+		{berlin, "12:00", true, ""},
+		{us, "2026-09-29 08:19:53", true, ""}, // no --ts-zone: the contract refuses it
+		{mustRule(t, "UTC", ""), "1790669993645", true, ""},
+		{mustRule(t, "UTC", ""), "1790669993645", false, ""},
+	} {
+		var got []byte
+		var ok bool
+		var fe *ingest.FieldError
+		if c.text {
+			got, ok, fe = c.rule.appendText(nil, c.in)
+		} else {
+			got, ok, fe = c.rule.appendNumber(nil, c.in)
+		}
+		switch {
+		case c.want == "!" && fe == nil:
+			t.Errorf("%v %q: got %s, want refused", c.rule, c.in, got)
+		case c.want == "" && (ok || fe != nil):
+			t.Errorf("%v %q: got %s %v, want it unchanged", c.rule, c.in, got, fe)
+		case c.want != "!" && c.want != "" && string(got) != `"`+c.want+`"`:
+			t.Errorf("%v %q: got %s (%v), want %q", c.rule, c.in, got, fe, c.want)
+		}
+	}
+}
+
+func TestParseTSRuleRefusesUnknownValues(t *testing.T) {
+	for _, c := range [][2]string{{"Mars/Olympus", ""}, {"Local", ""}, {"", "sec"}, {"", "h"}} {
+		if _, err := ParseTSRule(c[0], c[1]); err == nil || !strings.Contains(err.Error(), "--ts-") {
+			t.Errorf("ParseTSRule(%q, %q) = %v, want an error naming the flag", c[0], c[1], err)
+		}
+	}
+	if r := mustRule(t, "Europe/Berlin", "ms"); r.String() != "zone=Europe/Berlin,unit=ms" {
+		t.Errorf("String() = %q", r.String())
+	}
+	if r := mustRule(t, "", ""); r.String() != "" || r.converts() {
+		t.Errorf("the zero rule renders as %q and converts=%v", r.String(), r.converts())
+	}
+}
+
+// tsFormsCSV writes n generated-looking rows whose ts cycles through forms
+// other systems write: epoch numbers (with a fraction, negative, out of
+// range), timestamps without a zone (around Berlin's daylight-saving
+// changes, date alone), with a zone, and garbage.
+func tsFormsCSV(t *testing.T, dir string, n int) string {
+	forms := []func(i int) string{
+		func(i int) string { return fmt.Sprint(1790669993645 + int64(i)*7919) },
+		func(i int) string { return fmt.Sprintf("%d.%03d", 1790669993+i, i%1000) },
+		func(i int) string { return fmt.Sprint(1790669993 + i) },
+		func(i int) string { return fmt.Sprint(1790669993645123 + int64(i)*7919) },
+		func(i int) string { return time.UnixMilli(1790669993645 + int64(i)*7919).UTC().Format("2006-01-02 15:04:05.000") },
+		func(i int) string { return time.UnixMilli(1790669993645 + int64(i)*7919).UTC().Format("2006-01-02T15:04:05") },
+		func(i int) string {
+			return time.UnixMilli(1790669993645 + int64(i)*7919).UTC().Format("2006-01-02 15:04:05.000000Z07:00")
+		},
+		func(i int) string { return fmt.Sprintf("2026-10-25 02:%02d:00", i%60) }, // Berlin: twice
+		func(i int) string { return fmt.Sprintf("2026-03-29 02:%02d:00", i%60) }, // Berlin: never
+		func(i int) string { return "2026-09-29" },
+		func(i int) string { return []string{"-1", "0", "1e3", "99999999999999999999", "soon", "253402300800000"}[i%6] },
+	}
+	var b strings.Builder
+	b.WriteString("event_id,event,user_id,tenant_id,session_id,ts\n")
+	for i := range n {
+		fmt.Fprintf(&b, "0193a8f0-0000-7000-8000-%012d,page_viewed,u%d,acme,s%d,%s\n", i, i%97, i%13, forms[i%len(forms)](i))
+	}
+	return writeFile(t, dir, "ts-forms.csv", []byte(b.String()))
+}
+
+// The bulk lane reads ts by --ts-zone and --ts-unit as the contract's lane
+// does, in CSV and in Parquet (text, integer and typed columns).
+func TestBulkLaneReadsTSByTheRuleAsTheContractLaneDoes(t *testing.T) {
+	dir := t.TempDir()
+	csvPath := tsFormsCSV(t, dir, 2200)
+	text := filepath.Join(dir, "ts-text.parquet")
+	integer := filepath.Join(dir, "ts-integer.parquet")
+	naive := filepath.Join(dir, "ts-naive.parquet")
+	noID := filepath.Join(dir, "ts-noid.csv")
+	read := `read_csv('` + csvPath + `', all_varchar = true)`
+	duckdbExec(t,
+		`COPY (SELECT * EXCLUDE (event_id) FROM `+read+`) TO '`+noID+`' (HEADER)`,
+		`COPY (SELECT * FROM `+read+`) TO '`+text+`' (FORMAT parquet)`,
+		`COPY (SELECT * REPLACE (TRY_CAST(ts AS BIGINT) AS ts) FROM `+read+` WHERE TRY_CAST(ts AS BIGINT) IS NOT NULL) TO '`+integer+`' (FORMAT parquet)`,
+		`COPY (SELECT * REPLACE (TRY_CAST(ts AS TIMESTAMP) AS ts) FROM `+read+` WHERE TRY_CAST(ts AS TIMESTAMP) IS NOT NULL AND ts NOT LIKE '%+%') TO '`+naive+`' (FORMAT parquet)`,
+	)
+	for _, c := range []struct {
+		zone, unit string
+		minBulk    map[string]int64 // rows the bulk lane must take itself, per file
+	}{
+		{"UTC", "ms", map[string]int64{csvPath: 800, text: 800, integer: 400, noID: 800}},
+		{"Europe/Berlin", "s", map[string]int64{integer: 200}},
+		{"", "us", map[string]int64{csvPath: 300, integer: 150}},
+		{"UTC", "", map[string]int64{csvPath: 500, naive: 1000}},
+		{"Asia/Kolkata", "", nil},
+		{"", "", map[string]int64{csvPath: 150, naive: 1000}},
+	} {
+		paths := []string{csvPath, text, integer, naive}
+		if c.zone == "UTC" && c.unit == "ms" {
+			paths = append(paths, noID) // ids derived from the ts read
+		}
+		for _, path := range paths {
+			t.Run(fmt.Sprintf("%s/%s/%s", c.zone, c.unit, filepath.Base(path)), func(t *testing.T) {
+				bulk, _ := bothLanes(t, path, Config{TS: mustRule(t, c.zone, c.unit)})
+				if bulk.Bulk < c.minBulk[path] {
+					t.Errorf("bulk lane took %d rows, want at least %d", bulk.Bulk, c.minBulk[path])
+				}
+			})
+		}
+	}
+}
+
+// Stored instants are the ones the values name, whichever lane reads them.
+func TestTSRuleStoresTheInstantsTheValuesName(t *testing.T) {
+	dir := t.TempDir()
+	csvPath := writeFile(t, dir, "few.csv", []byte("event_id,event,user_id,tenant_id,session_id,ts\n"+
+		"0193a8f0-0000-7000-8000-000000000001,a,u,acme,s,1790669993645\n"+
+		"0193a8f0-0000-7000-8000-000000000002,a,u,acme,s,2026-09-29 10:19:53.645\n"+
+		"0193a8f0-0000-7000-8000-000000000003,a,u,acme,s,2026-09-29T08:19:53.645Z\n"+
+		"0193a8f0-0000-7000-8000-000000000004,a,u,acme,s,2026-01-15\n"))
+	want := map[string]time.Time{
+		"0193a8f0-0000-7000-8000-000000000001": time.Date(2026, 9, 29, 8, 19, 53, 645e6, time.UTC),
+		"0193a8f0-0000-7000-8000-000000000002": time.Date(2026, 9, 29, 8, 19, 53, 645e6, time.UTC),
+		"0193a8f0-0000-7000-8000-000000000003": time.Date(2026, 9, 29, 8, 19, 53, 645e6, time.UTC),
+		"0193a8f0-0000-7000-8000-000000000004": time.Date(2026, 1, 14, 23, 0, 0, 0, time.UTC),
+	}
+	for _, rowByRow := range []bool{false, true} {
+		db := newStore(t)
+		sum, err := load(t, db, "", Config{TS: mustRule(t, "Europe/Berlin", "ms"), RowByRow: rowByRow}, csvPath)
+		if err != nil || sum.Loaded != 4 {
+			t.Fatalf("row by row %v: %+v, %v", rowByRow, sum, err)
+		}
+		for _, ev := range stored(t, db) {
+			if !ev.TS.Equal(want[ev.ID]) {
+				t.Errorf("row by row %v: %s stored at %s, want %s", rowByRow, ev.ID, ev.TS.UTC(), want[ev.ID])
+			}
+		}
+	}
+}
+
+// Without the flags such values are refused, and the reason names the flag
+// that reads them; a run with the flag then reads the file again, although
+// the first run completed it.
+func TestTSRejectsNameTheFlagAndTheFlagRereadsTheFile(t *testing.T) {
+	dir := t.TempDir()
+	path := writeFile(t, dir, "epoch.ndjson", []byte(
+		`{"event":"a","user_id":"u","tenant_id":"acme","session_id":"s","ts":1790669993645}`+"\n"+
+			`{"event":"a","user_id":"u","tenant_id":"acme","session_id":"s","ts":"2026-09-29 08:19:53"}`+"\n"+
+			`{"event":"a","user_id":"u","tenant_id":"acme","session_id":"s","ts":"1790669993646"}`+"\n"))
+	db, state := newStore(t), t.TempDir()
+	rejects := filepath.Join(dir, "rejects.ndjson")
+	sum, err := load(t, db, state, Config{RejectsPath: rejects}, path)
+	if err != nil || sum.Rejected != 3 {
+		t.Fatalf("%+v, %v", sum, err)
+	}
+	var hints []string
+	for _, l := range rejectLines(t, rejects) {
+		var r Reject
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatal(err)
+		}
+		hints = append(hints, r.Reason)
+	}
+	for i, flag := range []string{"--ts-unit", "--ts-zone", "--ts-unit"} {
+		if !strings.Contains(hints[i], flag) {
+			t.Errorf("row %d: reason %q does not name %s", i+1, hints[i], flag)
+		}
+	}
+	sum, err = load(t, db, state, Config{TS: mustRule(t, "UTC", "ms")}, path)
+	if err != nil || sum.Loaded != 3 {
+		t.Fatalf("with the flags: %+v, %v", sum, err)
+	}
+}
