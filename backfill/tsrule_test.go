@@ -97,15 +97,21 @@ func tsFormsCSV(t *testing.T, dir string, n int) string {
 		func(i int) string { return fmt.Sprintf("%d.%03d", 1790669993+i, i%1000) },
 		func(i int) string { return fmt.Sprint(1790669993 + i) },
 		func(i int) string { return fmt.Sprint(1790669993645123 + int64(i)*7919) },
-		func(i int) string { return time.UnixMilli(1790669993645 + int64(i)*7919).UTC().Format("2006-01-02 15:04:05.000") },
-		func(i int) string { return time.UnixMilli(1790669993645 + int64(i)*7919).UTC().Format("2006-01-02T15:04:05") },
+		func(i int) string {
+			return time.UnixMilli(1790669993645 + int64(i)*7919).UTC().Format("2006-01-02 15:04:05.000")
+		},
+		func(i int) string {
+			return time.UnixMilli(1790669993645 + int64(i)*7919).UTC().Format("2006-01-02T15:04:05")
+		},
 		func(i int) string {
 			return time.UnixMilli(1790669993645 + int64(i)*7919).UTC().Format("2006-01-02 15:04:05.000000Z07:00")
 		},
 		func(i int) string { return fmt.Sprintf("2026-10-25 02:%02d:00", i%60) }, // Berlin: twice
 		func(i int) string { return fmt.Sprintf("2026-03-29 02:%02d:00", i%60) }, // Berlin: never
 		func(i int) string { return "2026-09-29" },
-		func(i int) string { return []string{"-1", "0", "1e3", "99999999999999999999", "soon", "253402300800000"}[i%6] },
+		func(i int) string {
+			return []string{"-1", "0", "1e3", "99999999999999999999", "soon", "253402300800000"}[i%6]
+		},
 	}
 	var b strings.Builder
 	b.WriteString("event_id,event,user_id,tenant_id,session_id,ts\n")
