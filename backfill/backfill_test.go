@@ -150,6 +150,45 @@ func TestParseMappingRefusesMistakes(t *testing.T) {
 	}
 }
 
+// A source without a column for a field every event needs fails at its
+// header, naming the field and the flag that fixes it, instead of
+// rejecting every row for the same reason; so does a JSON array given as
+// NDJSON.
+func TestSourceWithoutARequiredColumnIsRefusedAtItsHeader(t *testing.T) {
+	dir := t.TempDir()
+	parquet := filepath.Join(dir, "no-ts.parquet")
+	duckdbExec(t, `COPY (SELECT 'signup' AS event, 'u1' AS user_id, 'acme' AS tenant_id, 's1' AS session_id, TIMESTAMP '2026-09-01' AS "when") TO '`+parquet+`' (FORMAT parquet)`)
+	for _, c := range []struct{ path, want string }{
+		{writeFile(t, dir, "no-session.csv", []byte("event,user_id,tenant_id,ts\nsignup,u1,acme,2026-09-01T10:00:00Z\n")),
+			"no column for session_id, which every event needs (columns: event, user_id, tenant_id, ts); name the column that holds it with --map session_id=COLUMN"},
+		{writeFile(t, dir, "semicolons.csv", []byte("event;user_id;tenant_id;session_id;ts\nsignup;u1;acme;s1;2026-09-01T10:00:00Z\n")),
+			`if its fields are separated by ";", give --delimiter ';'`},
+		{writeFile(t, dir, "tabs.csv", []byte("event\tuser_id\ttenant_id\tsession_id\tts\n")), "give --delimiter 'tab'"},
+		{parquet, "no column for ts, which every event needs"},
+		{writeFile(t, dir, "array.json", []byte("\n[\n  {\"event\": \"signup\"},\n  {\"event\": \"login\"}\n]\n")),
+			"line 2 starts a JSON array; backfill reads one JSON object per line (NDJSON): convert the file with jq -c '.[]'"},
+	} {
+		sum, err := load(t, newStore(t), "", Config{}, c.path)
+		var ie *InputError
+		if !errors.As(err, &ie) || !strings.Contains(err.Error(), c.want) || sum.Rejected != 0 {
+			t.Errorf("%s: %+v, %v; want an InputError saying %q", filepath.Base(c.path), sum, err, c.want)
+		}
+	}
+}
+
+func TestParseDelimiter(t *testing.T) {
+	for in, want := range map[string]byte{"": ',', ";": ';', "|": '|', "tab": '\t', `\t`: '\t', "\t": '\t'} {
+		if got, err := ParseDelimiter(in); err != nil || got != want {
+			t.Errorf("ParseDelimiter(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, in := range []string{`"`, " ", "\n", ";;", "é", "\x00"} {
+		if _, err := ParseDelimiter(in); err == nil || !strings.Contains(err.Error(), "--delimiter") {
+			t.Errorf("ParseDelimiter(%q) = %v; want an error naming --delimiter", in, err)
+		}
+	}
+}
+
 // badRows is a CSV file with one good row and one row per kind of mistake,
 // and the rejects it must give.
 func badRows(t *testing.T) (string, []Reject) {
@@ -364,9 +403,10 @@ func TestResumedRunCatchesTheRollupsUp(t *testing.T) {
 // rows, so the earlier run's checkpoint must not make it skip them.
 func TestChangedMappingReadsTheFileAgain(t *testing.T) {
 	dir := t.TempDir()
-	path := writeFile(t, dir, "export.csv", []byte("event_id,event,uid,tenant_id,session_id,timestamp\n"+
-		"6a1f0c52-0d5e-4a57-9a38-1c1e5e4f1a01,signup,u1,acme,s1,2026-09-01T10:00:00Z\n"+
-		"6a1f0c52-0d5e-4a57-9a38-1c1e5e4f1a02,login,u2,acme,s2,2026-09-01T11:00:00Z\n"))
+	// user_id and ts hold nothing usable: without --map both rows are rejected.
+	path := writeFile(t, dir, "export.csv", []byte("event_id,event,uid,user_id,tenant_id,session_id,timestamp,ts\n"+
+		"6a1f0c52-0d5e-4a57-9a38-1c1e5e4f1a01,signup,u1,,acme,s1,2026-09-01T10:00:00Z,local\n"+
+		"6a1f0c52-0d5e-4a57-9a38-1c1e5e4f1a02,login,u2,,acme,s2,2026-09-01T11:00:00Z,local\n"))
 	other := writeFile(t, dir, "other.csv", []byte("event_id,event,user_id,tenant_id,session_id,ts\n"+
 		"6a1f0c52-0d5e-4a57-9a38-1c1e5e4f1a00,signup,u0,acme,s0,2026-09-01T09:00:00Z\n"))
 	db := newStore(t)
@@ -377,7 +417,7 @@ func TestChangedMappingReadsTheFileAgain(t *testing.T) {
 	}
 	first, err := load(t, db, state, Config{}, path)
 	if err != nil || first.Rejected != 2 || first.Loaded != 0 {
-		t.Fatalf("run without --map: %+v, %v; want both rows rejected (no ts, no user_id)", first, err)
+		t.Fatalf("run without --map: %+v, %v; want both rows rejected (no user_id)", first, err)
 	}
 	m, err := ParseMapping([]string{"ts=timestamp,user_id=uid"})
 	if err != nil {

@@ -78,6 +78,7 @@ type bulkPlan struct {
 	Parquet    bool
 	CSV        bool
 	CSVColumns string
+	CSVDelim   string // SQL literal
 	// ParquetFile is the Parquet file as a source (parquet.sql's "file",
 	// or "unnumbered_file" when Positional).
 	ParquetFile string

@@ -494,6 +494,44 @@ func TestBulkLaneWithMappingAndExtraColumns(t *testing.T) {
 	}
 }
 
+// A CSV whose fields are separated by another delimiter loads, in both
+// lanes, the events its comma-separated twin loads.
+func TestBulkLaneReadsOtherDelimiters(t *testing.T) {
+	dir := t.TempDir()
+	commas := edgeCSV(t, dir, 1500)
+	want := newStore(t)
+	if _, err := load(t, want, "", Config{}, commas); err != nil {
+		t.Fatal(err)
+	}
+	in, err := os.Open(commas)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	records, err := csv.NewReader(in).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, delimiter := range map[string]byte{"semicolons.csv": ';', "tabs.csv": '\t', "pipes.csv": '|'} {
+		t.Run(name, func(t *testing.T) {
+			var b bytes.Buffer
+			w := csv.NewWriter(&b)
+			w.Comma = rune(delimiter)
+			w.WriteAll(records)
+			path := writeFile(t, dir, name, b.Bytes())
+			bulk, _ := bothLanes(t, path, Config{Delimiter: delimiter})
+			if bulk.Bulk < 1500 {
+				t.Errorf("bulk lane took %d rows, want the 1500 generated ones", bulk.Bulk)
+			}
+			got := newStore(t)
+			if _, err := load(t, got, "", Config{Delimiter: delimiter}, path); err != nil {
+				t.Fatal(err)
+			}
+			sameEvents(t, stored(t, got), stored(t, want))
+		})
+	}
+}
+
 // A record DuckDB cannot read (wrong column count) hands the rest of the
 // file to the row-by-row lane after the last durable slice: nothing is
 // lost or stored twice, and the bad row is rejected as the Go lane does.

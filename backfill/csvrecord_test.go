@@ -61,7 +61,7 @@ func encodingCSVRecordEnds(in string) []int64 {
 }
 
 func splitterRecordEnds(t *testing.T, in string) []int64 {
-	cs := &csvSteps{in: &input{r: bufio.NewReaderSize(strings.NewReader(in), 16)}}
+	cs := &csvSteps{comma: ',', in: &input{r: bufio.NewReaderSize(strings.NewReader(in), 16)}}
 	var ends []int64
 	var offset int64
 	for {
@@ -196,7 +196,7 @@ func TestCSVSliceRowsReadBackAsTheSourceHasThem(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cs := &csvSteps{in: in, dir: t.TempDir(), spooled: map[string]bool{}, sizes: stepSizes{rows: 1000}, header: []string{"a", "b"}}
+	cs := &csvSteps{comma: ',', in: in, dir: t.TempDir(), spooled: map[string]bool{}, sizes: stepSizes{rows: 1000}, header: []string{"a", "b"}}
 	defer cs.Close()
 	if _, err := cs.record(); err != nil {
 		t.Fatal(err)

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+
+	sqlfiles "github.com/pulse-analytics/pulse/sql"
 )
 
 // csvSteps spools a CSV source into slice files for the bulk lane: each
@@ -22,6 +24,7 @@ import (
 // directory for ClickHouse, and removed when done.
 type csvSteps struct {
 	in     *input
+	comma  byte // the field delimiter, of the source and of the slices
 	dir    string
 	header []string
 	plan   plan
@@ -66,7 +69,7 @@ func (r *run) openBulkCSV(src Source, dir string, besideStore bool, sizes stepSi
 	if err != nil {
 		return nil, bulkPlan{}, false, err
 	}
-	cs := &csvSteps{in: in, dir: dir, spooled: map[string]bool{}, sizes: sizes}
+	cs := &csvSteps{in: in, comma: r.cfg.Delimiter, dir: dir, spooled: map[string]bool{}, sizes: sizes}
 	rec, err := cs.record()
 	if errors.Is(err, io.EOF) {
 		in.Close()
@@ -76,7 +79,9 @@ func (r *run) openBulkCSV(src Source, dir string, besideStore bool, sizes stepSi
 		in.Close()
 		return nil, bulkPlan{}, false, err
 	}
-	header, err := csv.NewReader(bytes.NewReader(rec)).Read()
+	hr := csv.NewReader(bytes.NewReader(rec))
+	hr.Comma = rune(cs.comma)
+	header, err := hr.Read()
 	if err != nil {
 		in.Close()
 		return nil, bulkPlan{}, false, nil // the row-by-row lane reports it
@@ -92,6 +97,7 @@ func (r *run) openBulkCSV(src Source, dir string, besideStore bool, sizes stepSi
 		types[i] = "VARCHAR"
 	}
 	bp, ok := newBulkPlan(&p, types, true, r.cfg.TS)
+	bp.CSVDelim = sqlfiles.QuoteString(string(rune(cs.comma)))
 	if !ok {
 		in.Close()
 		return nil, bp, false, nil
@@ -122,7 +128,7 @@ func (cs *csvSteps) record() ([]byte, error) {
 			return nil, err
 		}
 		var bad bool
-		open, bad = scanQuotes(cs.rec[lineStart:], open)
+		open, bad = scanQuotes(cs.rec[lineStart:], open, cs.comma)
 		cs.badQuote = cs.badQuote || bad
 		lineStart = len(cs.rec)
 		if !open || err != nil {
@@ -137,7 +143,7 @@ func (cs *csvSteps) record() ([]byte, error) {
 // starts inside one), and whether a quote is out of place: one anywhere
 // but at the start of a field, or after a closing quote, is an error to
 // encoding/csv that ends the record with the line.
-func scanQuotes(line []byte, open bool) (stillOpen, bad bool) {
+func scanQuotes(line []byte, open bool, comma byte) (stillOpen, bad bool) {
 	for i := 0; ; {
 		if !open {
 			if i < len(line) && line[i] == '"' {
@@ -145,7 +151,7 @@ func scanQuotes(line []byte, open bool) (stillOpen, bad bool) {
 				continue
 			}
 			field := line[i:]
-			end := bytes.IndexByte(field, ',')
+			end := bytes.IndexByte(field, comma)
 			if end >= 0 {
 				field = field[:end]
 			}
@@ -166,7 +172,7 @@ func scanQuotes(line []byte, open bool) (stillOpen, bad bool) {
 		switch {
 		case i < len(line) && line[i] == '"': // an escaped quote
 			i++
-		case i < len(line) && line[i] == ',':
+		case i < len(line) && line[i] == comma:
 			open, i = false, i+1
 		case i == len(line) || line[i] == '\n' || (line[i] == '\r' && i+2 == len(line) && line[i+1] == '\n'):
 			return false, false
@@ -190,6 +196,7 @@ func (cs *csvSteps) next(_ context.Context, skip int64) (bulkStep, bool, error) 
 	flushed := &countingWriter{w: f}
 	w := bufio.NewWriterSize(flushed, 1<<20)
 	cw := csv.NewWriter(w)
+	cw.Comma = rune(cs.comma)
 	cw.Write(append([]string{"__pulse_row", "__pulse_line"}, cs.header...))
 	cw.Flush()
 	step := bulkStep{path: f.Name()}
@@ -226,9 +233,9 @@ func (cs *csvSteps) next(_ context.Context, skip int64) (bulkStep, bool, error) 
 		}
 		step.to = cs.row + 1
 		cs.out = strconv.AppendInt(cs.out[:0], cs.row, 10)
-		cs.out = append(cs.out, ',')
+		cs.out = append(cs.out, cs.comma)
 		cs.out = strconv.AppendInt(cs.out, start, 10)
-		cs.out = append(cs.out, ',')
+		cs.out = append(cs.out, cs.comma)
 		// encoding/csv reads \r\n as \n, inside quotes too; so must DuckDB.
 		cs.out = append(cs.out, rec...)
 		if bytes.Contains(rec, crlf) {
@@ -269,6 +276,7 @@ func (cs *csvSteps) fillGo(c *chunk, step bulkStep, rows []int64) error {
 		for _, row := range rows {
 			i := row - step.from
 			r := csv.NewReader(io.NewSectionReader(f, step.offsets[i], step.offsets[i+1]-step.offsets[i]))
+			r.Comma = rune(cs.comma)
 			r.FieldsPerRecord = -1
 			record, err := r.Read()
 			if err != nil {
@@ -286,6 +294,7 @@ func (cs *csvSteps) fillGo(c *chunk, step bulkStep, rows []int64) error {
 		return nil
 	}
 	r := csv.NewReader(bufio.NewReaderSize(f, 1<<20))
+	r.Comma = rune(cs.comma)
 	r.FieldsPerRecord = -1
 	r.ReuseRecord = true
 	if _, err := r.Read(); err != nil {

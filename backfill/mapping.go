@@ -138,5 +138,23 @@ func (m Mapping) resolve(columns []string) (plan, error) {
 			return p, fmt.Errorf("--map %s=%s: the source has no column %q (columns: %s)", field, column, column, strings.Join(columns, ", "))
 		}
 	}
+	// Every row would be rejected for the same reason: say it once.
+	var lacking []string
+	for _, f := range ingest.RequiredFields {
+		if !slices.Contains(p.fields, f) {
+			lacking = append(lacking, f)
+		}
+	}
+	if len(lacking) > 0 {
+		hint := fmt.Sprintf("name the column that holds it with --map %s=COLUMN", lacking[0])
+		if i := strings.IndexAny(columns[0], ";\t|"); len(columns) == 1 && i >= 0 {
+			delimiter := columns[0][i : i+1]
+			if delimiter == "\t" {
+				delimiter = "tab"
+			}
+			hint = fmt.Sprintf("if its fields are separated by %q, give --delimiter '%s'", columns[0][i:i+1], delimiter)
+		}
+		return p, fmt.Errorf("the source has no column for %s, which every event needs (columns: %s); %s", strings.Join(lacking, ", "), strings.Join(columns, ", "), hint)
+	}
 	return p, nil
 }

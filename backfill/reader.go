@@ -114,9 +114,10 @@ func (c *recordCap) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func newCSVReader(in *input, m Mapping) (*csvReader, error) {
+func newCSVReader(in *input, m Mapping, comma byte) (*csvReader, error) {
 	capped := &recordCap{in: in.r}
 	r := csv.NewReader(capped)
+	r.Comma = rune(comma)
 	cr := &csvReader{in: in, r: r, capped: capped}
 	capped.start = func() string {
 		if cr.plan.fields == nil {
@@ -201,6 +202,7 @@ type ndjsonReader struct {
 	r     *bufio.Reader
 	line  int64
 	skips int64
+	rows  int64 // lines with something on them
 }
 
 func newNDJSONReader(in *input) *ndjsonReader {
@@ -231,6 +233,10 @@ func (nr *ndjsonReader) fill(c *chunk, max int, skip int64) error {
 		} else if tooLong {
 			c.rejects = append(c.rejects, Reject{Row: nr.line, Line: nr.line, Field: ingest.RootField, Reason: fmt.Sprintf("line is longer than %d bytes", MaxLineBytes)})
 		} else if line := trimSpace(data); len(line) > 0 {
+			if nr.rows++; nr.rows == 1 && line[0] == '[' {
+				// Every line would be rejected as malformed: say it once.
+				return inputErrorf("line %d starts a JSON array; backfill reads one JSON object per line (NDJSON): convert the file with jq -c '.[]'", nr.line)
+			}
 			c.data = append(c.data, line...)
 			c.ends = append(c.ends, len(c.data))
 			c.nums = append(c.nums, nr.line)

@@ -46,6 +46,8 @@ type Config struct {
 	// TS reads epoch numbers and timestamps without a zone (--ts-unit,
 	// --ts-zone).
 	TS TSRule
+	// Delimiter separates CSV fields (--delimiter); 0 is a comma.
+	Delimiter byte
 	// Target receives the events; nil validates only (--dry-run).
 	Target Target
 	// State holds the checkpoints; nil disables resuming.
@@ -247,6 +249,9 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	if r.cfg.Mapping.fieldFor == nil {
 		r.cfg.Mapping, _ = ParseMapping(nil)
 	}
+	if r.cfg.Delimiter == 0 {
+		r.cfg.Delimiter = ','
+	}
 	contract := ingest.NewContract()
 	if cfg.Contract != nil {
 		c := *cfg.Contract
@@ -331,9 +336,12 @@ func (r *run) file(ctx context.Context, src Source) error {
 	if resumable {
 		var err error
 		reading := fmt.Sprintf("format=%s map=%s max-event-bytes=%d", src.Format, r.cfg.Mapping, r.contract.MaxEventBytes)
+		// Added only when given, so that earlier checkpoints still match.
 		if ts := r.cfg.TS.String(); ts != "" {
-			// Added only when given, so that earlier checkpoints still match.
 			reading += " ts=" + ts
+		}
+		if src.Format == FormatCSV && r.cfg.Delimiter != ',' {
+			reading += fmt.Sprintf(" delimiter=%q", r.cfg.Delimiter)
 		}
 		if key, err = statSource(src.Path, reading); err != nil {
 			return err
@@ -644,7 +652,7 @@ func (r *run) open(ctx context.Context, src Source) (rowReader, *plan, bool, fun
 		}
 		switch in.format {
 		case FormatCSV:
-			cr, err := newCSVReader(in, r.cfg.Mapping)
+			cr, err := newCSVReader(in, r.cfg.Mapping, r.cfg.Delimiter)
 			if err != nil {
 				in.Close()
 				return nil, nil, false, nil, err

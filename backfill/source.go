@@ -360,8 +360,23 @@ func sniffFormat(r *bufio.Reader) Format {
 	if bytes.HasPrefix(head, parquetMagic) {
 		return FormatParquet
 	}
-	if trimmed := bytes.TrimLeft(head, " \t\r\n"); len(trimmed) > 0 && trimmed[0] == '{' {
-		return FormatNDJSON
+	if trimmed := bytes.TrimLeft(head, " \t\r\n"); len(trimmed) > 0 && (trimmed[0] == '{' || trimmed[0] == '[') {
+		return FormatNDJSON // an array: the NDJSON reader says what to do
 	}
 	return FormatCSV
+}
+
+// ParseDelimiter reads --delimiter: one ASCII character other than a
+// quote, a line break or a space, or "tab" (also "\\t" as typed in a shell).
+func ParseDelimiter(s string) (byte, error) {
+	switch s {
+	case "":
+		return ',', nil
+	case "tab", `\t`, "\t":
+		return '\t', nil
+	}
+	if len(s) != 1 || s[0] <= ' ' || s[0] > '~' || s[0] == '"' {
+		return 0, fmt.Errorf("invalid --delimiter %q: give one ASCII character such as ; or |, or tab", s)
+	}
+	return s[0], nil
 }

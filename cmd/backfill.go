@@ -29,6 +29,7 @@ type backfillOptions struct {
 	Format      string
 	Map         []string
 	TSZone      string
+	Delimiter   string
 	TSUnit      string
 	Rejects     string
 	MaxRejects  string
@@ -49,6 +50,7 @@ type backfillOptions struct {
 	sources []backfill.Source
 	mapping backfill.Mapping
 	ts      backfill.TSRule
+	comma   byte
 	limit   backfill.Limit
 }
 
@@ -67,10 +69,11 @@ func newBackfillCmd(streams Streams) *cobra.Command {
 		Long: `Load historical events from files into the embedded store (default),
 ClickHouse (--clickhouse) or Kafka (--brokers, replayed through the topic).
 
-Formats: CSV (with a header row), NDJSON (one event per line) and Parquet,
-told by extension (.csv, .ndjson/.jsonl/.json, .parquet) or --format; CSV and
-NDJSON may be gzip- or zstd-compressed (.gz, .zst; recognised by content).
-A directory loads every such file below it, in name order, leaving out
+Formats: CSV (with a header row; --delimiter when fields are not separated
+by commas), NDJSON (one event per line) and Parquet, told by extension
+(.csv, .ndjson/.jsonl/.json, .parquet) or --format; CSV and NDJSON may be
+gzip- or zstd-compressed (.gz, .zst; recognised by content). A directory
+loads every such file below it, in name order, leaving out
 pulse's own output (checkpoints, rejects files); "-" reads standard input.
 
 Columns named like event fields (event_id, event, user_id, tenant_id,
@@ -127,6 +130,7 @@ in the --config YAML file (top level or under "backfill:").`,
 	f := cmd.Flags()
 	f.StringVar(&opts.Format, "format", "", "input format for every file: "+strings.Join(backfill.Formats(), ", ")+" (default: by extension)")
 	f.StringSliceVar(&opts.Map, "map", nil, "field=column pairs: read an event field from another column, e.g. ts=timestamp,user_id=uid")
+	f.StringVar(&opts.Delimiter, "delimiter", ",", "CSV field delimiter: one character such as ; or |, or tab")
 	f.StringVar(&opts.TSZone, "ts-zone", "", "time zone of ts values without one (UTC, Europe/Berlin, ...); default: such rows are rejected, as the gateway rejects them")
 	f.StringVar(&opts.TSUnit, "ts-unit", "", "ts given as a number since 1970 in this unit: s, ms, us or ns; default: numbers are rejected")
 	f.StringVar(&opts.Rejects, "rejects", "", "file listing rejected rows, NDJSON (or CSV if it ends in .csv); default backfill-rejects-<time>.ndjson, written only if a row is rejected")
@@ -167,6 +171,9 @@ func backfillValidate(opts *backfillOptions, cmd *cobra.Command) error {
 		return &UsageError{Err: err}
 	}
 	if opts.mapping, err = backfill.ParseMapping(opts.Map); err != nil {
+		return &UsageError{Err: err}
+	}
+	if opts.comma, err = backfill.ParseDelimiter(opts.Delimiter); err != nil {
 		return &UsageError{Err: err}
 	}
 	if opts.ts, err = backfill.ParseTSRule(opts.TSZone, opts.TSUnit); err != nil {
@@ -227,7 +234,7 @@ func backfillRun(ctx context.Context, opts *backfillOptions) error {
 		batch = opts.Batch
 	}
 	cfg := backfill.Config{
-		Sources: opts.sources, Mapping: opts.mapping, TS: opts.ts, Target: target,
+		Sources: opts.sources, Mapping: opts.mapping, TS: opts.ts, Delimiter: opts.comma, Target: target,
 		RejectsPath: opts.Rejects, MaxRejects: opts.limit, BatchRows: batch, BulkRows: opts.Batch,
 		Stdin: opts.Streams.In, Logger: slog.Default(), Contract: ingest.NewContract(),
 	}

@@ -280,6 +280,10 @@ func jsonKind(v *fastjson.Value) string {
 	}
 }
 
+// RequiredFields are the fields Decode refuses an event without, for
+// readers that can tell up front that a source lacks one.
+var RequiredFields = []string{"event", "tenant_id", "user_id", "session_id", "ts"}
+
 // requiredString checks the bytes before converting them, so the only
 // allocation is the returned string.
 func requiredString(v *fastjson.Value, name string, maxLen int) (string, *FieldError) {

@@ -1,6 +1,9 @@
 package ingest_test
 
 import (
+	"encoding/json"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -41,6 +44,25 @@ func TestParseTSRefusesWhatIsNotAZonedTimestamp(t *testing.T) {
 	} {
 		if got, err := ingest.ParseTS(s); err == nil || !strings.Contains(err.Error(), reason) {
 			t.Errorf("ParseTS(%q) = %v, %v; want an error saying %q", s, got, err, reason)
+		}
+	}
+}
+
+// RequiredFields lists exactly the fields Decode refuses an event without.
+func TestRequiredFieldsAreTheOnesDecodeRequires(t *testing.T) {
+	full := map[string]any{"event_id": "0193a8f0-0000-7000-8000-000000000001", "event": "signup", "user_id": "u1",
+		"tenant_id": "acme", "session_id": "s1", "ts": "2026-11-25T08:04:36Z", "event_version": 2,
+		"properties": map[string]any{"plan": "pro"}, "context": map[string]any{"os": "Linux"}}
+	c := ingest.NewContract()
+	c.Now = func() time.Time { return time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC) }
+	for field := range full {
+		event := maps.Clone(full)
+		delete(event, field)
+		raw, _ := json.Marshal(event)
+		_, fe := c.Decode(raw)
+		required := slices.Contains(ingest.RequiredFields, field)
+		if required != (fe != nil && fe.Field == field && fe.Reason == "is required") {
+			t.Errorf("without %s: %v; listed as required: %v", field, fe, required)
 		}
 	}
 }

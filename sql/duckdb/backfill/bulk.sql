@@ -31,7 +31,7 @@ Parameters: $1 the file, $2 and $3 the 1-based row range [from, to).
 
 {{define "source"}}
 {{- if .Parquet}}{{.ParquetFile}}
-{{- else}}read_csv($1, header = true, auto_detect = false, new_line = '\n', delim = ',', quote = '"', escape = '"', strict_mode = true, null_padding = false, parallel = true, columns = {{.CSVColumns}})
+{{- else}}read_csv($1, header = true, auto_detect = false, new_line = '\n', delim = {{.CSVDelim}}, quote = '"', escape = '"', strict_mode = true, null_padding = false, parallel = true, columns = {{.CSVColumns}})
 {{- end}}
 {{- end}}
 
