@@ -120,6 +120,14 @@ func edgeRows() [][]string {
 		with(83, 8, `{"os":"linux","n":2.50}`),
 		// A comma after the last member is not JSON (DuckDB's functions
 		// take it).
+		// Any JSON number is kept as written; not-quite numbers are not.
+		with(150, 7, `{"n":0.34990030527114868,"e":1.5E+20,"f":-2.5e-7,"g":1e400}`),
+		with(151, 7, `{"n":01}`),
+		with(152, 7, `{"n":.5}`),
+		with(153, 7, `{"n":1.}`),
+		with(154, 7, `{"n":1e}`),
+		with(155, 7, `{"n":+1}`),
+		with(156, 8, `{"os":"linux","n":-0.0e-0}`),
 		with(84, 7, `{"plan":"pro","seats":3,}`),
 		with(85, 8, `{"os":"linux",}`),
 		with(86, 7, `{,}`),

@@ -228,8 +228,8 @@ after the last (DuckDB's JSON functions would take {"k":1,}). */}}
 {{/* A string value in the contract's own encoding (see "keys"). */}}
 {{define "string"}}"([^"\\\x00-\x1f]|\\["\\nrt]|\\u00(0[0-8bcef]|1[0-9a-f]))*"{{end}}
 
-{{/* A number value: at most 15 digits on each side of the point, no
-exponent. For ClickHouse (.AsParsed) the engine parses the object
+{{/* A number value: any JSON number, which the contract keeps as written
+(a double as DuckDB renders it has up to 17 digits, or an exponent). For ClickHouse (.AsParsed) the engine parses the object
 (events_bulk's view), and renders a number from its value: only numbers
 that read back as written pass, integers other than -0 and decimals of at
 most 15 significant digits (9 before the point, 6 after) that end in a
@@ -237,7 +237,7 @@ non-zero digit. The others go to the contract, which keeps them as
 written. */}}
 {{define "number"}}
 {{- if .AsParsed}}(-?[1-9][0-9]{0,14}|0|-?(0|[1-9][0-9]{0,8})\.[0-9]{0,5}[1-9])
-{{- else}}-?(0|[1-9][0-9]{0,14})(\.[0-9]{1,15})?{{end}}
+{{- else}}-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?{{end}}
 {{- end}}
 
 {{/* object_keys: the distinct texts of a properties-like column of n
