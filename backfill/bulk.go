@@ -70,6 +70,7 @@ type bulkColumn struct {
 type bulkExtra struct {
 	Key   string // SQL string literal
 	Col   string // the column as the step's rows name it
+	CSV   bool   // an empty cell is an absent value
 	Props bool
 }
 
@@ -171,7 +172,7 @@ func newBulkPlan(p *plan, types []string, csv bool, ts TSRule) (bp bulkPlan, ok 
 				return bp, false
 			}
 			bp.Columns = append(bp.Columns, col)
-			bp.Extras = append(bp.Extras, bulkExtra{Key: sqlfiles.QuoteString(column), Col: col.As})
+			bp.Extras = append(bp.Extras, bulkExtra{Key: sqlfiles.QuoteString(column), Col: col.As, CSV: csv})
 			bp.Members = append(bp.Members, bp.Extras[len(bp.Extras)-1])
 			continue
 		}
@@ -248,6 +249,19 @@ type bulkObject struct {
 // Object is called by the template.
 func (p bulkPlan) Object(expr string) bulkObject {
 	return bulkObject{Expr: expr, AsParsed: p.ClickHouse}
+}
+
+// keyLimit is the data of bulk.sql's "bad_objects": the object_keys table
+// and the most keys an object of it may have.
+type keyLimit struct {
+	Table string
+	Max   int
+}
+
+// KeysOf is called by the template: objects of table may hold
+// ingest.MaxProperties less taken keys (the extra columns merged in).
+func (p bulkPlan) KeysOf(table string, taken int) keyLimit {
+	return keyLimit{Table: table, Max: ingest.MaxProperties - taken}
 }
 
 // Named is called by the template.

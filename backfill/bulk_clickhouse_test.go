@@ -29,6 +29,11 @@ func TestBulkLaneMatchesRowByRowIntoClickHouse(t *testing.T) {
 			}
 		})
 	}
+	t.Run("typed-extras.parquet", func(t *testing.T) {
+		if bulk := bothLanesClickHouse(t, typedExtrasParquet(t, t.TempDir(), 3000, false), Config{}); bulk.Bulk < 1000 {
+			t.Errorf("bulk lane took %d rows, want at least 1000", bulk.Bulk)
+		}
+	})
 	t.Run("ts-forms.csv", func(t *testing.T) {
 		path := tsFormsCSV(t, t.TempDir(), 2200)
 		if bulk := bothLanesClickHouse(t, path, Config{TS: mustRule(t, "UTC", "ms")}); bulk.Bulk < 800 {

@@ -89,6 +89,9 @@ func contractLimitRows(base func(i int) []string) [][]string {
 		with(143, map[int]string{plan: `quote"d back\slash`}),
 		with(144, map[int]string{plan: "\x01ctl\x08bs\x0cff"}),
 		with(145, map[int]string{plan: "<>&"}),
+		// An extra column's key counts towards the 256 properties.
+		with(157, map[int]string{props: manyKeys(256), plan: "x"}),
+		with(158, map[int]string{props: manyKeys(255), plan: "x"}),
 	}
 }
 

@@ -162,7 +162,11 @@ SELECT
     CASE WHEN p_in IS NOT NULL AND NOT json_valid(p_in) THEN 'not json'
         WHEN list_has_any(coalesce(json_keys(p_in), []), [{{range $i, $e := .Extras}}{{if $i}}, {{end}}CASE WHEN {{if $.CSV}}nullif({{$e.Col}}, ''){{else}}{{$e.Col}}{{end}} IS NOT NULL THEN {{$e.Key}} END{{end}}]) THEN 'extra column clashes with a key'
         ELSE '{' || concat_ws(',', {{range $i, $m := .Members}}{{if $i}},{{end}}
-            {{if $m.Props}}nullif(substr(p_in, 2, length(p_in) - 2), ''){{else}}CASE WHEN {{if $.CSV}}nullif({{$m.Col}}, ''){{else}}{{$m.Col}}{{end}} IS NOT NULL THEN CAST(to_json({{$m.Key}}) AS VARCHAR) || ':' || CAST(to_json({{if $.CSV}}nullif({{$m.Col}}, ''){{else}}{{$m.Col}}{{end}}) AS VARCHAR) END{{end}}{{end}}) || '}' END AS n_props,
+            {{if $m.Props}}nullif(substr(p_in, 2, length(p_in) - 2), ''){{else}}CASE WHEN {{template "extra_value" $m}} IS NOT NULL THEN {{template "extra_member" $m}} END{{end}}{{end}}) || '}' END AS n_props,
+    {{- /* Each extra member as the contract writes it: go_rows checks them
+    apart from the properties column's own, not the merged text, which an
+    extra column of distinct values (a double) makes distinct per row. */}}
+    {{range $i, $e := .Extras}}{{if $i}} AND {{end}}({{template "extra_value" $e}} IS NULL OR regexp_full_match({{template "extra_member" $e}}, '{{template "member" ($.Object "")}}')){{end}} AS extras_ok,
     {{- else}}
     p_in AS n_props,
     {{- end}}
@@ -170,6 +174,11 @@ SELECT
     p_in{{end}}
 FROM ({{template "columns" .}})
 {{- end}}
+
+{{/* An extra column's value (an empty CSV cell is none), and its member
+of properties. */}}
+{{define "extra_value"}}{{if .CSV}}nullif({{.Col}}, ''){{else}}{{.Col}}{{end}}{{end}}
+{{define "extra_member"}}CAST(to_json({{.Key}}) AS VARCHAR) || ':' || CAST(to_json({{template "extra_value" .}}) AS VARCHAR){{end}}
 
 {{/* columns: the rows of the step, each source column it needs under a
 name of the lane's own (.Columns: c0, c1, ... by position), with row_no
@@ -255,11 +264,11 @@ more than 256 or hold one twice. Objects repeat their keys far more than
 their texts (a few key lists for millions of texts, whose values vary):
 the keys are compared once per distinct key list, which costs DuckDB a
 fraction of comparing them per text. */}}
-{{define "bad_objects"}}SELECT v FROM {{.}}
+{{define "bad_objects"}}SELECT v FROM {{.Table}}
         WHERE (key_list IS NULL AND v IS NOT NULL)
             OR key_list IN (SELECT key_list FROM (
-                SELECT key_list, string_split(any_value(key_list), chr(0)) AS k FROM {{.}} WHERE key_list IS NOT NULL GROUP BY key_list)
-                WHERE len(k) > 256 OR list_unique(k) <> len(k)){{end}}
+                SELECT key_list, string_split(any_value(key_list), chr(0)) AS k FROM {{.Table}} WHERE key_list IS NOT NULL GROUP BY key_list)
+                WHERE len(k) > {{.Max}} OR list_unique(k) <> len(k)){{end}}
 
 {{/* visible: the string (a column) is not blank, holding a visible ASCII
 character. Most start with one, which ascii() tells at a fifth of the
@@ -291,7 +300,9 @@ control character escaped as \u00xx) plus its quotes; names, punctuation,
 ts, event_id and event_version take less than the 512 bytes added. */}}
 {{define "go_rows"}}
 WITH n AS NOT MATERIALIZED ({{template "normalized" .}}),
+{{- if not .Extras}}
 props_keys AS MATERIALIZED ({{template "object_keys" ($.Object "n_props")}}),
+{{- end}}
 ctx_keys AS MATERIALIZED ({{template "object_keys" ($.Object "n_ctx")}}){{if .Extras}},
 props_in_keys AS MATERIALIZED ({{template "object_keys" ($.Object "p_in")}}){{end}}
 SELECT row_no
@@ -307,12 +318,14 @@ WHERE NOT coalesce(
     AND n_event_id IS NOT NULL
     {{- end}}
     AND 512 + 6 * (strlen(n_event) + strlen(n_tenant) + strlen(n_user) + strlen(n_session))
-        + coalesce(strlen(n_props), 0) + coalesce(strlen(n_ctx), 0) < $5, false)
-    OR n_props IN ({{template "bad_objects" "props_keys"}})
-    OR n_ctx IN ({{template "bad_objects" "ctx_keys"}})
+        + coalesce(strlen(n_props), 0) + coalesce(strlen(n_ctx), 0) < $5
     {{- if .Extras}}
-    OR p_in IN ({{template "bad_objects" "props_in_keys"}})
+    AND extras_ok AND starts_with(n_props, '{'), false)
+    OR p_in IN ({{template "bad_objects" ($.KeysOf "props_in_keys" (len .Extras))}})
+    {{- else}}, false)
+    OR n_props IN ({{template "bad_objects" ($.KeysOf "props_keys" 0)}})
     {{- end}}
+    OR n_ctx IN ({{template "bad_objects" ($.KeysOf "ctx_keys" 0)}})
 {{- end}}
 
 {{/* copies: the event_ids that more than one row in [$2, $3) shares, as
