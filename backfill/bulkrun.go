@@ -25,7 +25,7 @@ import (
 // earlyContractRows, how many of them the check decodes (the usual share
 // of a step, a few hundred rows, all of it).
 const (
-	goRowsChunk       = 64 * chunkRows
+	goRowsChunk       = 16 * chunkRows
 	earlyContractRows = 4 * chunkRows
 )
 
@@ -204,7 +204,11 @@ func (r *run) bulkFile(ctx context.Context, src Source, key sourceKey, cp *Check
 		// record, a value it cannot cast): the row-by-row lane takes over
 		// after the last step, which is durable. Its skipping of the rows
 		// this run loaded is not a resume.
-		r.logger.Warn("bulk load stopped; loading the rest row by row", "source", name, "after_row", cp.Rows, "err", f.err)
+		if f.mostlyContract {
+			r.logger.Info("most rows need the contract's checks; loading the rest row by row", "source", name, "after_row", cp.Rows, "detail", f.err)
+		} else {
+			r.logger.Warn("bulk load stopped; loading the rest row by row", "source", name, "after_row", cp.Rows, "err", f.err)
+		}
 		r.summary.Resumed -= cp.Rows - startRows
 		return false, nil
 	}
@@ -276,7 +280,7 @@ func (r *run) bulkFile(ctx context.Context, src Source, key sourceKey, cp *Check
 			}
 			r.logger.Debug("bulk check", "source", name, "from_row", step.from, "took", time.Since(start))
 			if err != nil && ctx.Err() == nil {
-				err = &bulkFallback{err}
+				err = &bulkFallback{err: err}
 			}
 			next <- &checked{step: step, c: c, err: err}
 		}()
@@ -289,6 +293,15 @@ func (r *run) bulkFile(ctx context.Context, src Source, key sourceKey, cp *Check
 			l.release(ctx, pending.step)
 			bs.done(pending.step)
 			return fallback(err2)
+		}
+		if rows := pending.step.to - pending.step.from; pending.err == nil && int64(2*len(pending.c.goRows)) > rows {
+			// The contract's share would be decoded and held a chunk at a
+			// time beside the step; the row-by-row lane streams it, as fast.
+			err := &bulkFallback{err: fmt.Errorf("%d of rows %d to %d need the contract's checks", len(pending.c.goRows), pending.step.from, pending.step.to-1), mostlyContract: true}
+			l.release(ctx, pending.step)
+			bs.done(pending.step)
+			pending = nil
+			return fallback(err)
 		}
 	}
 	if err := ctx.Err(); err != nil {
@@ -327,7 +340,13 @@ func newSpoolDir() (string, error) {
 }
 
 // bulkFallback hands a source back to the row-by-row lane.
-type bulkFallback struct{ err error }
+type bulkFallback struct {
+	err error
+	// mostlyContract: most rows need the contract (their ts in a zone
+	// DuckDB does not apply, numbers ClickHouse would render otherwise),
+	// which is the file's shape, not a fault.
+	mostlyContract bool
+}
 
 func (f *bulkFallback) Error() string { return "bulk lane: " + f.err.Error() }
 
@@ -338,7 +357,7 @@ func (r *run) bulkStep(ctx context.Context, l *bulkLoader, bs bulkSource, step b
 	// so that its checkpoint can be written; its size bounds the wait.
 	inserted, err := l.insert(context.WithoutCancel(ctx), step, c)
 	if err != nil {
-		return &bulkFallback{err}
+		return &bulkFallback{err: err}
 	}
 	if l.ch != nil {
 		r.summary.DuplicatesKnown = false // ClickHouse merges copies away unseen

@@ -225,7 +225,7 @@ func (cs *csvSteps) next(_ context.Context, skip int64) (bulkStep, bool, error) 
 			// DuckDB reads quotes more leniently than encoding/csv, which
 			// rejects the row: from here the row-by-row lane reads the
 			// file, after the steps before this row.
-			cs.stop = &bulkFallback{fmt.Errorf("row %d (line %d) is not valid CSV (a quote out of place)", cs.row, start)}
+			cs.stop = &bulkFallback{err: fmt.Errorf("row %d (line %d) is not valid CSV (a quote out of place)", cs.row, start)}
 			break
 		}
 		if step.from == 0 {
