@@ -391,7 +391,7 @@ func TestParquetStatementsByPositionReadAsNumberedOnes(t *testing.T) {
 	path := parquetOf(t, dir, "events.parquet", generated(t, 2500)) // row groups of 1000
 	bytesPath := filepath.Join(dir, "bytes.parquet")
 	duckdbExec(t, `COPY (SELECT * REPLACE (unhex(replace(CAST(event_id AS VARCHAR), '-', '')) AS event_id) FROM '`+path+`') TO '`+bytesPath+`' (FORMAT parquet, ROW_GROUP_SIZE 700)`)
-	db, err := openPrivateDuckDB(ParquetMemoryLimit, 1, "")
+	db, err := openPrivateDuckDB(parquetReaderMB, 1, "")
 	if err != nil {
 		t.Fatal(err)
 	}

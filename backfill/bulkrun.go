@@ -84,7 +84,7 @@ func (r *run) bulkFile(ctx context.Context, src Source, key sourceKey, cp *Check
 		if ch != nil {
 			threads = max(1, threads-1)
 		}
-		if db, err = openPrivateDuckDB(checkMemoryLimit, threads, dir); err != nil {
+		if db, err = openPrivateDuckDB(checkMemoryMB, threads, dir); err != nil {
 			return false, fmt.Errorf("open DuckDB to check files: %w", err)
 		}
 		defer db.Close()
@@ -108,6 +108,13 @@ func (r *run) bulkFile(ctx context.Context, src Source, key sourceKey, cp *Check
 	}
 	defer bs.Close()
 	defer func() { r.summary.Resumed += bs.skipped() }()
+	if ps, ok := bs.(*parquetSteps); ok {
+		restore, err := r.makeRoomForPages(ctx, db, st != nil, ps.pr.largestPage, src.Path)
+		if err != nil {
+			return true, err
+		}
+		defer restore()
+	}
 	plan.ClickHouse = ch != nil
 	l, err := newBulkLoader(ctx, db, plan, r.contract)
 	if err != nil {
@@ -318,10 +325,43 @@ func (r *run) bulkFile(ctx context.Context, src Source, key sourceKey, cp *Check
 	return true, durable()
 }
 
-// checkMemoryLimit caps the private DuckDB that checks files for
-// ClickHouse and --dry-run; what does not fit (a CSV step's stage) spills
-// to the run's spool directory.
-const checkMemoryLimit = "256MB"
+// makeRoomForPages raises the memory limit of the DuckDB that reads a
+// Parquet file in the bulk lane (the embedded store's, or the private one
+// that checks it) by what its largest page needs, and returns what
+// restores it.
+func (r *run) makeRoomForPages(ctx context.Context, db *dbsql.DB, isStore bool, page int64, path string) (func(), error) {
+	base, restore := int64(checkMemoryMB), ""
+	if isStore {
+		restore = r.cfg.Target.(*Embedded).memoryLimit
+		mb, ok := megabytes(restore)
+		if !ok {
+			return func() {}, nil // a form DuckDB takes that pulse does not read: left as given
+		}
+		base = mb
+	}
+	extra := pageMemoryMB(page, base)
+	if extra == 0 {
+		return func() {}, nil
+	}
+	limit := fmt.Sprintf("%dMB", base+extra)
+	r.logger.Info("raising DuckDB's memory limit for a file with big pages", "source", path, "largest_page_mb", page>>20, "memory_limit", limit)
+	if err := setMemoryLimit(ctx, db, limit); err != nil {
+		return nil, err
+	}
+	return func() {
+		if restore == "" {
+			return // the private DuckDB closes with the file
+		}
+		if err := setMemoryLimit(context.WithoutCancel(ctx), db, restore); err != nil {
+			r.logger.Warn("restore the embedded store's memory limit", "err", err)
+		}
+	}, nil
+}
+
+// checkMemoryMB caps the private DuckDB that checks files for ClickHouse
+// and --dry-run; what does not fit (a CSV step's stage) spills to the
+// run's spool directory.
+const checkMemoryMB = 256
 
 // spoolPrefix names the spool directories of ClickHouse bulk loads and
 // dry runs in the temporary directory, followed by the owner's process id: a run removes

@@ -284,6 +284,9 @@ type parquetReader struct {
 	types []string
 	// tsRendered: ts comes from a typed timestamp column.
 	tsRendered bool
+	// largestPage is the file's largest page, uncompressed, when it is big
+	// (largestParquetPage): the DuckDBs that read the file make room for it.
+	largestPage int64
 	// sql reads this file.
 	sql   parquetSQL
 	rows  *dbsql.Rows
@@ -327,14 +330,15 @@ func (f parquetFile) statements() (parquetSQL, error) {
 	return out, nil
 }
 
-// ParquetMemoryLimit caps the reading DuckDB's memory.
-const ParquetMemoryLimit = "128MB"
+// parquetReaderMB caps the reading DuckDB's memory (raised for a file
+// whose pages need more: largestParquetPage).
+const parquetReaderMB = 128
 
 // openPrivateDuckDB opens an in-memory DuckDB of the run's own, its
-// memory and threads capped; tempDir, when set, is where it spills.
-func openPrivateDuckDB(memoryLimit string, threads int, tempDir string) (*dbsql.DB, error) {
+// memory (in MB) and threads capped; tempDir, when set, is where it spills.
+func openPrivateDuckDB(memoryMB int64, threads int, tempDir string) (*dbsql.DB, error) {
 	params := url.Values{}
-	params.Set("memory_limit", memoryLimit)
+	params.Set("memory_limit", fmt.Sprintf("%dMB", memoryMB))
 	params.Set("threads", fmt.Sprint(threads))
 	if tempDir != "" {
 		params.Set("temp_directory", tempDir)
@@ -368,7 +372,7 @@ func (pr *parquetReader) mayLackIDs() (bool, error) {
 func newParquetReader(ctx context.Context, path string, m Mapping) (*parquetReader, error) {
 	// One thread keeps rows in file order and leaves the other core to the
 	// contract checks.
-	db, err := openPrivateDuckDB(ParquetMemoryLimit, 1, "")
+	db, err := openPrivateDuckDB(parquetReaderMB, 1, "")
 	if err != nil {
 		return nil, fmt.Errorf("open DuckDB to read Parquet: %w", err)
 	}
@@ -377,6 +381,16 @@ func newParquetReader(ctx context.Context, path string, m Mapping) (*parquetRead
 	if err := pr.describe(m); err != nil {
 		db.Close()
 		return nil, err
+	}
+	if pr.largestPage, err = largestParquetPage(ctx, db, path); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if extra := pageMemoryMB(pr.largestPage, parquetReaderMB); extra > 0 {
+		if err := setMemoryLimit(ctx, db, fmt.Sprintf("%dMB", parquetReaderMB+extra)); err != nil {
+			db.Close()
+			return nil, err
+		}
 	}
 	return pr, nil
 }

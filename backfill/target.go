@@ -50,8 +50,9 @@ func (e *SchemaError) Unwrap() error { return e.Err }
 
 // Embedded is the embedded DuckDB store as a target.
 type Embedded struct {
-	st   *store.Store
-	path string
+	st          *store.Store
+	path        string
+	memoryLimit string // as given (--memory-limit)
 }
 
 // OpenEmbedded opens an existing embedded store whose schema is current.
@@ -73,7 +74,7 @@ func OpenEmbedded(ctx context.Context, path, memoryLimit string) (*Embedded, err
 	if err != nil {
 		return nil, err
 	}
-	return &Embedded{st: st, path: path}, nil
+	return &Embedded{st: st, path: path, memoryLimit: memoryLimit}, nil
 }
 
 // checkEmbeddedSchema reads the store's applied migrations without
