@@ -121,7 +121,9 @@ type bulkPlan struct {
 	// applies to typed timestamps without one (DuckDB's zone rules could
 	// resolve a daylight-saving fold otherwise than Go's).
 	NaiveInGo bool
-	fields    map[string]bulkField
+	// Raw: the statement is "go_rows_raw".
+	Raw    bool
+	fields map[string]bulkField
 }
 
 // Field is called by the template.
@@ -238,17 +240,19 @@ func columnKind(field, typ string) string {
 	return "other"
 }
 
-// bulkObject is a properties-like text as bulk.sql's "flat" check reads
-// it: Expr names it; AsParsed asks for numbers that read back as written
-// once parsed (ClickHouse renders them from their value).
+// bulkObject is a properties-like text as bulk.sql's "keys" check reads
+// it: Expr names it; NoNull refuses null values (ClickHouse's maps hold
+// none); AsParsed asks for numbers that read back as written once parsed
+// (events_bulk's view renders them from their value).
 type bulkObject struct {
 	Expr     string
+	NoNull   bool
 	AsParsed bool
 }
 
 // Object is called by the template.
 func (p bulkPlan) Object(expr string) bulkObject {
-	return bulkObject{Expr: expr, AsParsed: p.ClickHouse}
+	return bulkObject{Expr: expr, NoNull: p.ClickHouse, AsParsed: p.ClickHouse && !p.Raw}
 }
 
 // keyLimit is the data of bulk.sql's "bad_objects": the object_keys table
@@ -280,6 +284,7 @@ func (p bulkPlan) DerivedLate() bool { return p.DerivedID && p.Stage == "" }
 
 func (p bulkPlan) statement(name string) (string, error) {
 	p.Checked = name != "go_rows" && name != "stage"
+	p.Raw = name == "go_rows_raw"
 	var b bytes.Buffer
 	if err := bulkTemplate.ExecuteTemplate(&b, name, p); err != nil {
 		return "", fmt.Errorf("bulk statement %s: %w", name, err)
@@ -312,6 +317,8 @@ type bulkCheck struct {
 	// minTS and maxTS bound the step's ts, in epoch milliseconds.
 	minTS, maxTS int64
 	spool        string
+	// raw: the step goes to events_bulk_raw (bulkLoader.raw).
+	raw bool
 	// decoded are the first decodedRows of goRows, through the contract
 	// already.
 	decoded     []*chunk
@@ -326,9 +333,13 @@ func (c bulkCheck) fast(step bulkStep) int64 { return step.to - step.from - int6
 // INSERT ... SELECT, or to ClickHouse (ch) as a Parquet file spooled in
 // spoolDir.
 type bulkLoader struct {
-	db       *dbsql.DB
-	st       *store.Store
-	ch       *chstore.BulkInserter
+	db *dbsql.DB
+	st *store.Store
+	ch *chstore.BulkInserter
+	// raw: the source's objects hold many numbers events_bulk's view would
+	// render anew; its steps are checked for and sent to events_bulk_raw,
+	// which keeps them as written (set by the first such step).
+	raw      bool
 	spoolDir string
 	skew     time.Duration
 	now      func() time.Time
@@ -381,7 +392,7 @@ func newBulkLoader(ctx context.Context, db *dbsql.DB, plan bulkPlan, c *ingest.C
 	}
 	names := []string{"go_rows", "copies", "all_copies", "stored", "insert"}
 	if plan.ClickHouse {
-		names = []string{"go_rows", "copies", "all_copies", "spool"}
+		names = []string{"go_rows", "copies", "all_copies", "spool", "go_rows_raw"}
 	}
 	if l.staged {
 		names = append(names, "stage", "drop_stage")
@@ -449,7 +460,11 @@ func (l *bulkLoader) check(ctx context.Context, step bulkStep) (bulkCheck, error
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		invalid, invalidErr = queryRowNumbers(ctx, l.db, stmts["go_rows"], step.path, step.from, step.to, maxTS, l.maxEventBytes)
+		goRows := "go_rows"
+		if l.raw {
+			goRows = "go_rows_raw"
+		}
+		invalid, invalidErr = queryRowNumbers(ctx, l.db, stmts[goRows], step.path, step.from, step.to, maxTS, l.maxEventBytes)
 	}()
 	idsDone := make(chan struct{})
 	if l.derivesIDs && !l.dryRun() {
@@ -468,6 +483,17 @@ func (l *bulkLoader) check(ctx context.Context, step bulkStep) (bulkCheck, error
 	if err = errors.Join(err, invalidErr, idsErr); err != nil {
 		return c, err
 	}
+	if l.ch != nil && !l.raw && int64(4*len(invalid)) > step.to-step.from {
+		// Mostly numbers events_bulk would render anew, as a double
+		// column makes them: from here the file's steps go to
+		// events_bulk_raw, which keeps them as written.
+		l.raw = true
+		invalid, invalidErr = queryRowNumbers(ctx, l.db, stmts["go_rows_raw"], step.path, step.from, step.to, maxTS, l.maxEventBytes)
+		if invalidErr != nil {
+			return c, invalidErr
+		}
+	}
+	c.raw = l.raw
 	c.goRows = append(invalid, copies...)
 	slices.Sort(c.goRows)
 	c.goRows = slices.Compact(c.goRows)
@@ -549,7 +575,7 @@ func (l *bulkLoader) insert(ctx context.Context, step bulkStep, c bulkCheck) (in
 		return c.fast(step), nil
 	}
 	if l.ch != nil {
-		return c.fast(step), l.send(ctx, c.spool)
+		return c.fast(step), l.send(ctx, c.spool, c.raw)
 	}
 	return l.st.Bulk(ctx, func(ctx context.Context, tx *dbsql.Tx, ingestedAt time.Time) (int64, error) {
 		stmts := l.stmts[step.slot]
@@ -567,7 +593,7 @@ func (l *bulkLoader) insert(ctx context.Context, step bulkStep, c bulkCheck) (in
 }
 
 // send posts a spooled step to ClickHouse.
-func (l *bulkLoader) send(ctx context.Context, spool string) error {
+func (l *bulkLoader) send(ctx context.Context, spool string, raw bool) error {
 	f, err := os.Open(spool)
 	if err != nil {
 		return err
@@ -577,7 +603,7 @@ func (l *bulkLoader) send(ctx context.Context, spool string) error {
 	if err != nil {
 		return err
 	}
-	return l.ch.InsertParquet(ctx, f, info.Size())
+	return l.ch.InsertParquet(ctx, f, info.Size(), raw)
 }
 
 // rowMask marks the rows of a step in any of the lists for bulk.sql's

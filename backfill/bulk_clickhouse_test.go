@@ -2,10 +2,13 @@ package backfill
 
 import (
 	"context"
+	"encoding/csv"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -32,6 +35,18 @@ func TestBulkLaneMatchesRowByRowIntoClickHouse(t *testing.T) {
 	t.Run("typed-extras.parquet", func(t *testing.T) {
 		if bulk := bothLanesClickHouse(t, typedExtrasParquet(t, t.TempDir(), 3000, false), Config{}); bulk.Bulk < 1000 {
 			t.Errorf("bulk lane took %d rows, want at least 1000", bulk.Bulk)
+		}
+	})
+	// Numbers events_bulk's JSONExtract would render anew, in most rows:
+	// the file's steps go to events_bulk_raw.
+	t.Run("typed-extras-doubles.parquet", func(t *testing.T) {
+		if bulk := bothLanesClickHouse(t, typedExtrasParquet(t, t.TempDir(), 3000, true), Config{}); bulk.Bulk < 2000 {
+			t.Errorf("bulk lane took %d rows, want at least 2000", bulk.Bulk)
+		}
+	})
+	t.Run("float-properties.csv", func(t *testing.T) {
+		if bulk := bothLanesClickHouse(t, floatPropertiesCSV(t, t.TempDir(), 3000), Config{}); bulk.Bulk < 2900 {
+			t.Errorf("bulk lane took %d rows, want at least 2900", bulk.Bulk)
 		}
 	})
 	t.Run("ts-forms.csv", func(t *testing.T) {
@@ -128,4 +143,25 @@ func clickhouseRows(t *testing.T, conn driver.Conn, p chstore.Params) []string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// floatPropertiesCSV writes rows whose properties hold numbers as JSON
+// writers print them (17 digits, exponents, trailing zeros) beside strings
+// with every escape the contract writes, and a few rows the contract
+// rejects.
+func floatPropertiesCSV(t *testing.T, dir string, n int) string {
+	var b strings.Builder
+	w := csv.NewWriter(&b)
+	w.Write([]string{"event_id", "event", "user_id", "tenant_id", "session_id", "ts", "properties", "context"})
+	for i := range n {
+		props := fmt.Sprintf(`{"amount":%s,"price":%d.50,"tiny":%de-7,"count":%d,"note":"a\"b\\c\nd\u0001é:%d,}{"}`,
+			strconv.FormatFloat(float64(i)/7.0+0.1234567891234, 'g', 17, 64), i, i+1, i, i)
+		if i%500 == 7 {
+			props = `{"amount":1.50,"nested":{"no":1}}` // rejected
+		}
+		w.Write([]string{fmt.Sprintf("0193a8f0-0000-7000-8000-%012d", i), "paid", fmt.Sprintf("u%d", i%50), "acme", "s1",
+			fmt.Sprintf("2026-09-01T10:%02d:%02d.000Z", i/60%60, i%60), props, `{"os":"linux","ratio":0.10}`})
+	}
+	w.Flush()
+	return writeFile(t, dir, "float-properties.csv", []byte(b.String()))
 }

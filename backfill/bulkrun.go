@@ -285,7 +285,7 @@ func (r *run) bulkFile(ctx context.Context, src Source, key sourceKey, cp *Check
 				c.decodedRows = min(len(c.goRows), earlyContractRows)
 				c.decoded, err = r.decodeContractRows(bs, step, c.goRows[:c.decodedRows])
 			}
-			r.logger.Debug("bulk check", "source", name, "from_row", step.from, "took", time.Since(start))
+			r.logger.Debug("bulk check", "source", name, "from_row", step.from, "contract_rows", len(c.goRows), "raw", c.raw, "took", time.Since(start))
 			if err != nil && ctx.Err() == nil {
 				err = &bulkFallback{err: err}
 			}

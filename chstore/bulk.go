@@ -19,9 +19,11 @@ import (
 // the engine parses the body itself, so the rows never pass through Go.
 // clickhouse-go sends only its own Native blocks, hence plain HTTP here.
 type BulkInserter struct {
-	client   *http.Client
-	endpoint string
-	headers  map[string]string
+	client *http.Client
+	// endpoint inserts into events_bulk, rawEndpoint into events_bulk_raw
+	// (migrations/0006_backfill_bulk_raw.sql).
+	endpoint, rawEndpoint string
+	headers               map[string]string
 }
 
 // NewBulkInserter returns an inserter for an http(s):// DSN, or ok false
@@ -39,6 +41,10 @@ func NewBulkInserter(dsn string, p Params) (b *BulkInserter, ok bool, err error)
 	if err != nil {
 		return nil, false, err
 	}
+	rawQuery, err := Render(sqlfiles.Statement(sqlfiles.ClickHouse, "ingest/insert_bulk_raw"), p)
+	if err != nil {
+		return nil, false, err
+	}
 	scheme := "http"
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	if opts.TLS != nil {
@@ -46,7 +52,7 @@ func NewBulkInserter(dsn string, p Params) (b *BulkInserter, ok bool, err error)
 		transport.TLSClientConfig = opts.TLS
 	}
 	path := "/" + strings.TrimPrefix(opts.HttpUrlPath, "/")
-	endpoint := scheme + "://" + opts.Addr[0] + path + "?query=" + url.QueryEscape(sqlfiles.SplitStatements(query)[0])
+	endpoint := scheme + "://" + opts.Addr[0] + path + "?query="
 	headers := map[string]string{"Content-Type": "application/octet-stream"}
 	for k, v := range opts.HttpHeaders {
 		headers[k] = v
@@ -63,13 +69,23 @@ func NewBulkInserter(dsn string, p Params) (b *BulkInserter, ok bool, err error)
 	if timeout <= 0 {
 		timeout = 5 * time.Minute
 	}
-	return &BulkInserter{client: &http.Client{Transport: transport, Timeout: timeout}, endpoint: endpoint, headers: headers}, true, nil
+	return &BulkInserter{
+		client:      &http.Client{Transport: transport, Timeout: timeout},
+		endpoint:    endpoint + url.QueryEscape(sqlfiles.SplitStatements(query)[0]),
+		rawEndpoint: endpoint + url.QueryEscape(sqlfiles.SplitStatements(rawQuery)[0]),
+		headers:     headers,
+	}, true, nil
 }
 
 // InsertParquet sends one Parquet file of size bytes as one insert, and
-// returns once the server has stored it (or refused it whole).
-func (b *BulkInserter) InsertParquet(ctx context.Context, body io.Reader, size int64) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.endpoint, body)
+// returns once the server has stored it (or refused it whole). raw sends
+// it to events_bulk_raw, whose view keeps numbers as written.
+func (b *BulkInserter) InsertParquet(ctx context.Context, body io.Reader, size int64, raw bool) error {
+	endpoint := b.endpoint
+	if raw {
+		endpoint = b.rawEndpoint
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, body)
 	if err != nil {
 		return err
 	}

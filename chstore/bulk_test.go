@@ -43,17 +43,23 @@ func TestBulkInserterPostsTheBody(t *testing.T) {
 	}
 	defer b.Close()
 	body := []byte("PAR1...PAR1")
-	if err := b.InsertParquet(context.Background(), bytes.NewReader(body), int64(len(body))); err != nil {
+	if err := b.InsertParquet(context.Background(), bytes.NewReader(body), int64(len(body)), false); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(gotQuery, "INSERT INTO analytics.events_bulk") || !strings.HasSuffix(gotQuery, "FORMAT Parquet") {
+	if !strings.HasPrefix(gotQuery, "INSERT INTO analytics.events_bulk ") || !strings.HasSuffix(gotQuery, "FORMAT Parquet") {
 		t.Errorf("query %q", gotQuery)
+	}
+	if err := b.InsertParquet(context.Background(), bytes.NewReader(body), int64(len(body)), true); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(gotQuery, "INSERT INTO analytics.events_bulk_raw ") || !strings.HasSuffix(gotQuery, "FORMAT Parquet") {
+		t.Errorf("raw query %q", gotQuery)
 	}
 	if gotUser != "loader" || gotKey != "secret" || !bytes.Equal(gotBody, body) {
 		t.Errorf("user %q key %q body %q", gotUser, gotKey, gotBody)
 	}
 	refuse = true
-	err = b.InsertParquet(context.Background(), bytes.NewReader(body), int64(len(body)))
+	err = b.InsertParquet(context.Background(), bytes.NewReader(body), int64(len(body)), false)
 	if err == nil || !strings.Contains(err.Error(), "HTTP 404") || !strings.Contains(err.Error(), "UNKNOWN_TABLE") {
 		t.Fatalf("refused insert: %v; want the status and the server's message", err)
 	}

@@ -101,6 +101,8 @@ func TestEngineRunsEveryPrintedStatement(t *testing.T) {
 		"events ReplacingMergeTree",
 		"events_bulk Null",
 		"events_bulk_mv MaterializedView",
+		"events_bulk_raw Null",
+		"events_bulk_raw_mv MaterializedView",
 		"events_dead_letters MergeTree",
 		"events_queue Kafka",
 		"events_queue_mv MaterializedView",
