@@ -8,19 +8,8 @@
 -- form pulse's checks pass (sql/duckdb/backfill/bulk.sql, "keys"): a key
 -- holds no quote or backslash, a string no unescaped quote, so the pattern
 -- splits them exactly. It costs the engine about what JSONExtract does.
-CREATE TABLE IF NOT EXISTS {{database}}.events_bulk_raw
-(
-    tenant_id     String,
-    ts            DateTime64(3, 'UTC'),
-    event         String,
-    user_id       String,
-    session_id    String,
-    event_id      UUID,
-    event_version UInt32,
-    properties    String,
-    context       String
-)
-ENGINE = Null;
+-- The same columns and engine (Null) as events_bulk: one step's rows.
+CREATE TABLE IF NOT EXISTS {{database}}.events_bulk_raw AS {{database}}.events_bulk;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS {{database}}.events_bulk_raw_mv
 TO {{database}}.events
