@@ -139,6 +139,9 @@ type epochExpr struct{ Expr, Unit string }
 // WithUnit is called by the template.
 func (p bulkPlan) WithUnit(expr string) epochExpr { return epochExpr{Expr: expr, Unit: p.TSUnit} }
 
+// With is called by the template: another expression in the same unit.
+func (e epochExpr) With(expr string) epochExpr { e.Expr = expr; return e }
+
 // rowNumberColumn is the name DuckDB gives a Parquet file's row numbers;
 // like every DuckDB name, it matches whatever the case.
 const rowNumberColumn = "file_row_number"

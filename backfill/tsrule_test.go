@@ -111,8 +111,10 @@ func tsFormsCSV(t *testing.T, dir string, n int) string {
 		func(i int) string { return fmt.Sprintf("2026-10-25 02:%02d:00", i%60) }, // Berlin: twice
 		func(i int) string { return fmt.Sprintf("2026-03-29 02:%02d:00", i%60) }, // Berlin: never
 		func(i int) string { return "2026-09-29" },
+		func(i int) string { return fmt.Sprintf("%d.%09d", 1790669993645+int64(i)*7919, i*7) }, // 9 fraction digits
+		func(i int) string { return fmt.Sprintf("1790669993.%010d", i) },                       // 10: the contract's lane
 		func(i int) string {
-			return []string{"-1", "0", "1e3", "99999999999999999999", "soon", "253402300800000"}[i%6]
+			return []string{"-1", "0", "1e3", "99999999999999999999", "soon", "253402300800000", "253402300799.9999", "1.", ".5"}[i%9]
 		},
 	}
 	var b strings.Builder

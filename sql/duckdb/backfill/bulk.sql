@@ -124,6 +124,18 @@ where the multiplication could also overflow. */}}
     {{- else if eq .Unit "us"}} 253402300799999999 THEN {{.Expr}} // 1000
     {{- else}} 9223372036854775807 THEN {{.Expr}} // 1000000{{end}} END{{end}}
 
+{{/* epoch_text: the epoch ms of a text .Expr of digits, with a fraction of
+at most 9 digits or none, counting .Unit; NULL for other text. A fraction
+is read as a decimal, exactly, as the contract's lane reads it (a double
+would make 1790669993.645 s 644 ms). */}}
+{{define "epoch_text"}}CASE WHEN regexp_full_match({{.Expr}}, '[0-9]{1,18}') THEN {{template "epoch_ms" (.With (printf "CAST(%s AS BIGINT)" .Expr))}}
+        WHEN regexp_full_match({{.Expr}}, '[0-9]{1,18}\.[0-9]{1,9}') THEN {{template "epoch_decimal" (.With (printf "CAST(%s AS DECIMAL(38, 9))" .Expr))}} END{{end}}
+{{define "epoch_decimal"}}CASE WHEN {{.Expr}} <
+    {{- if eq .Unit "s"}} 253402300800 THEN CAST(floor({{.Expr}} * 1000) AS BIGINT)
+    {{- else if eq .Unit "ms"}} 253402300800000 THEN CAST(floor({{.Expr}}) AS BIGINT)
+    {{- else if eq .Unit "us"}} 253402300800000000 THEN CAST(floor({{.Expr}} * 0.001) AS BIGINT)
+    {{- else}} 1000000000000000000 THEN CAST(floor({{.Expr}} * 0.000001) AS BIGINT){{end}} END{{end}}
+
 {{define "fields"}}
 SELECT
     row_no,
@@ -134,9 +146,9 @@ SELECT
     {{- with .Field "ts"}}
     {{if not .Col}}CAST(NULL AS BIGINT)
     {{- else if and (eq .Kind "text") $.Checked (not $.TSUnit)}}epoch_ms(TRY_CAST({{.Col}} AS TIMESTAMPTZ))
-    {{- else if and (eq .Kind "text") $.Checked}}CASE WHEN regexp_full_match({{.Col}}, '[0-9]{1,18}') THEN {{template "epoch_ms" (printf "CAST(%s AS BIGINT)" .Col | $.WithUnit)}} ELSE epoch_ms(TRY_CAST({{.Col}} AS TIMESTAMPTZ)) END
+    {{- else if and (eq .Kind "text") $.Checked}}CASE WHEN regexp_full_match({{.Col}}, '[0-9]{1,18}(\.[0-9]{1,9})?') THEN {{template "epoch_text" ($.WithUnit .Col)}} ELSE epoch_ms(TRY_CAST({{.Col}} AS TIMESTAMPTZ)) END
     {{- else if eq .Kind "text"}}CASE WHEN regexp_full_match({{.Col}}, '[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?){{if $.ZonelessUTC}}?{{end}}') THEN epoch_ms(TRY_CAST({{.Col}} AS TIMESTAMPTZ))
-        {{- if $.TSUnit}} WHEN regexp_full_match({{.Col}}, '[0-9]{1,18}') THEN {{template "epoch_ms" (printf "CAST(%s AS BIGINT)" .Col | $.WithUnit)}}{{end}} END
+        {{- if $.TSUnit}} WHEN regexp_full_match({{.Col}}, '[0-9]{1,18}(\.[0-9]{1,9})?') THEN {{template "epoch_text" ($.WithUnit .Col)}}{{end}} END
     {{- else if and (eq .Kind "timestamp") (not $.NaiveInGo)}}epoch_ms(CAST({{.Col}} AS TIMESTAMP))
     {{- else if eq .Kind "timestamptz"}}epoch_ms({{.Col}})
     {{- else if and (eq .Kind "integer") $.TSUnit}}{{template "epoch_ms" (printf "TRY_CAST(%s AS BIGINT)" .Col | $.WithUnit)}}
