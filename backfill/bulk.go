@@ -53,7 +53,7 @@ var bulkTemplate = sqlfiles.Template(sqlfiles.DuckDB, "backfill/bulk")
 type bulkField struct {
 	Col  string // the column as the step's rows name it (bulkColumn.As); "" when absent
 	Src  string // the column as the source names it, quoted
-	Kind string // text, timestamp, timestamptz, integer, uuid, nested, other
+	Kind string // text, timestamp, timestamptz, integer, double, uuid, nested, other
 	CSV  bool
 }
 
@@ -239,6 +239,8 @@ func columnKind(field, typ string) string {
 		return "timestamptz"
 	case slices.Contains([]string{"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "HUGEINT"}, typ):
 		return "integer"
+	case typ == "DOUBLE":
+		return "double"
 	}
 	return "other"
 }

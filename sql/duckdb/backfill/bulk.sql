@@ -149,6 +149,8 @@ SELECT
     {{- else if and (eq .Kind "timestamp") (not $.NaiveInGo)}}epoch_ms(CAST({{.Col}} AS TIMESTAMP))
     {{- else if eq .Kind "timestamptz"}}epoch_ms({{.Col}})
     {{- else if and (eq .Kind "integer") $.TSUnit}}{{template "epoch_ms" (printf "TRY_CAST(%s AS BIGINT)" .Col | $.WithUnit)}}
+    {{- /* A double as DuckDB renders it, the text the contract's lane reads. */}}
+    {{- else if and (eq .Kind "double") $.TSUnit}}{{template "epoch_text" (printf "CAST(%s AS VARCHAR)" .Col | $.WithUnit)}}
     {{- else}}CAST(NULL AS BIGINT){{end}} AS ts_ms,
     {{- end}}
     {{- with .Field "event_version"}}
