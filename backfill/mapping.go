@@ -147,7 +147,7 @@ func (m Mapping) resolve(columns []string) (plan, error) {
 	}
 	if len(lacking) > 0 {
 		hint := fmt.Sprintf("name the column that holds it with --map %s=COLUMN", lacking[0])
-		if i := strings.IndexAny(columns[0], ";\t|"); len(columns) == 1 && i >= 0 {
+		if i := strings.IndexAny(columns[0], ",;\t|"); len(columns) == 1 && i >= 0 {
 			delimiter := columns[0][i : i+1]
 			if delimiter == "\t" {
 				delimiter = "tab"
