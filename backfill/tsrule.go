@@ -56,10 +56,8 @@ func (r TSRule) String() string {
 	if r.Zone != nil {
 		parts = append(parts, "zone="+r.Zone.String())
 	}
-	for name, d := range tsUnits {
-		if d == r.Unit {
-			parts = append(parts, "unit="+name)
-		}
+	if r.Unit != 0 {
+		parts = append(parts, "unit="+unitName(r.Unit))
 	}
 	return strings.Join(parts, ",")
 }

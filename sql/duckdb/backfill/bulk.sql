@@ -171,7 +171,7 @@ SELECT
     {{- end}}
     {{- if .Extras}}
     CASE WHEN p_in IS NOT NULL AND NOT json_valid(p_in) THEN 'not json'
-        WHEN list_has_any(coalesce(json_keys(p_in), []), [{{range $i, $e := .Extras}}{{if $i}}, {{end}}CASE WHEN {{if $.CSV}}nullif({{$e.Col}}, ''){{else}}{{$e.Col}}{{end}} IS NOT NULL THEN {{$e.Key}} END{{end}}]) THEN 'extra column clashes with a key'
+        WHEN list_has_any(coalesce(json_keys(p_in), []), [{{range $i, $e := .Extras}}{{if $i}}, {{end}}CASE WHEN {{template "extra_value" $e}} IS NOT NULL THEN {{$e.Key}} END{{end}}]) THEN 'extra column clashes with a key'
         ELSE '{' || concat_ws(',', {{range $i, $m := .Members}}{{if $i}},{{end}}
             {{if $m.Props}}nullif(substr(p_in, 2, length(p_in) - 2), ''){{else}}CASE WHEN {{template "extra_value" $m}} IS NOT NULL THEN {{template "extra_member" $m}} END{{end}}{{end}}) || '}' END AS n_props,
     {{- /* Each extra member as the contract writes it: go_rows checks them
