@@ -339,15 +339,14 @@ func (r *run) makeRoomForPages(ctx context.Context, db *dbsql.DB, isStore bool, 
 		}
 		base = mb
 	}
-	extra := pageMemoryMB(page, base)
-	if extra == 0 {
-		return func() {}, nil
-	}
-	limit := fmt.Sprintf("%dMB", base+extra)
-	r.logger.Info("raising DuckDB's memory limit for a file with big pages", "source", path, "largest_page_mb", page>>20, "memory_limit", limit)
-	if err := setMemoryLimit(ctx, db, limit); err != nil {
+	limit, err := raiseForPages(ctx, db, base, page)
+	if err != nil {
 		return nil, err
 	}
+	if limit == "" {
+		return func() {}, nil
+	}
+	r.logger.Info("raised DuckDB's memory limit for a file with big pages", "source", path, "largest_page_mb", page>>20, "memory_limit", limit)
 	return func() {
 		if restore == "" {
 			return // the private DuckDB closes with the file

@@ -79,9 +79,7 @@ func (r *run) openBulkCSV(src Source, dir string, besideStore bool, sizes stepSi
 		in.Close()
 		return nil, bulkPlan{}, false, err
 	}
-	hr := csv.NewReader(bytes.NewReader(rec))
-	hr.Comma = rune(cs.comma)
-	header, err := hr.Read()
+	header, err := csvRecords(bytes.NewReader(rec), cs.comma).Read()
 	if err != nil {
 		in.Close()
 		return nil, bulkPlan{}, false, nil // the row-by-row lane reports it
@@ -275,10 +273,7 @@ func (cs *csvSteps) fillGo(c *chunk, step bulkStep, rows []int64) error {
 	if len(rows)*16 < len(step.offsets) {
 		for _, row := range rows {
 			i := row - step.from
-			r := csv.NewReader(io.NewSectionReader(f, step.offsets[i], step.offsets[i+1]-step.offsets[i]))
-			r.Comma = rune(cs.comma)
-			r.FieldsPerRecord = -1
-			record, err := r.Read()
+			record, err := csvRecords(io.NewSectionReader(f, step.offsets[i], step.offsets[i+1]-step.offsets[i]), cs.comma).Read()
 			if err != nil {
 				return fmt.Errorf("read a CSV slice for row %d: %w", row, err)
 			}
@@ -293,9 +288,7 @@ func (cs *csvSteps) fillGo(c *chunk, step bulkStep, rows []int64) error {
 		}
 		return nil
 	}
-	r := csv.NewReader(bufio.NewReaderSize(f, 1<<20))
-	r.Comma = rune(cs.comma)
-	r.FieldsPerRecord = -1
+	r := csvRecords(bufio.NewReaderSize(f, 1<<20), cs.comma)
 	r.ReuseRecord = true
 	if _, err := r.Read(); err != nil {
 		return fmt.Errorf("read a CSV slice: %w", err)

@@ -94,14 +94,15 @@ func pageSize(b []byte) (int64, bool) {
 	return 0, false
 }
 
-// pageMemoryMB is the memory, in megabytes, that decoding pages of up to
-// page bytes needs beside a DuckDB's other work; 0 when they fit in
-// baseMB's eighth.
-func pageMemoryMB(page int64, baseMB int64) int64 {
+// raiseForPages raises the memory limit of a DuckDB capped at baseMB by
+// what decoding pages of up to page bytes needs beside its other work, and
+// returns the limit it set; "" when the pages fit in an eighth of baseMB.
+func raiseForPages(ctx context.Context, db *dbsql.DB, baseMB, page int64) (string, error) {
 	if page <= baseMB<<20/8 {
-		return 0
+		return "", nil
 	}
-	return 4 * page >> 20
+	limit := fmt.Sprintf("%dMB", baseMB+4*page>>20)
+	return limit, setMemoryLimit(ctx, db, limit)
 }
 
 // setMemoryLimit sets a DuckDB's memory limit, as DuckDB reads it ("384MB").

@@ -114,10 +114,18 @@ func (c *recordCap) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// csvRecords reads CSV records separated by comma, each with as many
+// fields as it holds: the builder reports a wrong column count per row.
+func csvRecords(in io.Reader, comma byte) *csv.Reader {
+	r := csv.NewReader(in)
+	r.Comma = rune(comma)
+	r.FieldsPerRecord = -1
+	return r
+}
+
 func newCSVReader(in *input, m Mapping, comma byte) (*csvReader, error) {
 	capped := &recordCap{in: in.r}
-	r := csv.NewReader(capped)
-	r.Comma = rune(comma)
+	r := csvRecords(capped, comma)
 	cr := &csvReader{in: in, r: r, capped: capped}
 	capped.start = func() string {
 		if cr.plan.fields == nil {
@@ -125,7 +133,6 @@ func newCSVReader(in *input, m Mapping, comma byte) (*csvReader, error) {
 		}
 		return fmt.Sprintf("row %d", cr.row+1)
 	}
-	r.FieldsPerRecord = -1 // the builder reports a wrong column count per row
 	r.ReuseRecord = true
 	header, err := r.Read()
 	if errors.Is(err, io.EOF) {
@@ -386,11 +393,9 @@ func newParquetReader(ctx context.Context, path string, m Mapping) (*parquetRead
 		db.Close()
 		return nil, err
 	}
-	if extra := pageMemoryMB(pr.largestPage, parquetReaderMB); extra > 0 {
-		if err := setMemoryLimit(ctx, db, fmt.Sprintf("%dMB", parquetReaderMB+extra)); err != nil {
-			db.Close()
-			return nil, err
-		}
+	if _, err := raiseForPages(ctx, db, parquetReaderMB, pr.largestPage); err != nil {
+		db.Close()
+		return nil, err
 	}
 	return pr, nil
 }
