@@ -128,9 +128,9 @@ where the multiplication could also overflow. */}}
 at most 9 digits or none, counting .Unit; NULL for other text. The
 fraction is read as digits, floored to the millisecond as the contract's
 lane does (a double would make 1790669993.645 s 644 ms; a DECIMAL cast
-costs DuckDB 15 µs a row): only seconds keep any of it. */}}
-{{define "epoch_text"}}CASE WHEN regexp_full_match({{.Expr}}, '[0-9]{1,18}') THEN {{template "epoch_ms" (.With (printf "CAST(%s AS BIGINT)" .Expr))}}
-        WHEN regexp_full_match({{.Expr}}, '[0-9]{1,18}\.[0-9]{1,9}') THEN {{template "epoch_ms" (.With (printf "CAST(split_part(%s, '.', 1) AS BIGINT)" .Expr))}}
+costs DuckDB 15 µs a row): only seconds keep any of it, and split_part
+gives the whole text, and no fraction, when there is no point. */}}
+{{define "epoch_text"}}CASE WHEN regexp_full_match({{.Expr}}, '[0-9]{1,18}(\.[0-9]{1,9})?') THEN {{template "epoch_ms" (.With (printf "CAST(split_part(%s, '.', 1) AS BIGINT)" .Expr))}}
         {{- if eq .Unit "s"}} + CAST(left(rpad(split_part({{.Expr}}, '.', 2), 3, '0'), 3) AS BIGINT){{end}} END{{end}}
 
 {{define "fields"}}
@@ -143,9 +143,9 @@ SELECT
     {{- with .Field "ts"}}
     {{if not .Col}}CAST(NULL AS BIGINT)
     {{- else if and (eq .Kind "text") $.Checked (not $.TSUnit)}}epoch_ms(TRY_CAST({{.Col}} AS TIMESTAMPTZ))
-    {{- else if and (eq .Kind "text") $.Checked}}CASE WHEN regexp_full_match({{.Col}}, '[0-9]{1,18}(\.[0-9]{1,9})?') THEN {{template "epoch_text" ($.WithUnit .Col)}} ELSE epoch_ms(TRY_CAST({{.Col}} AS TIMESTAMPTZ)) END
+    {{- else if and (eq .Kind "text") $.Checked}}coalesce({{template "epoch_text" ($.WithUnit .Col)}}, epoch_ms(TRY_CAST({{.Col}} AS TIMESTAMPTZ)))
     {{- else if eq .Kind "text"}}CASE WHEN regexp_full_match({{.Col}}, '[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?){{if $.ZonelessUTC}}?{{end}}') THEN epoch_ms(TRY_CAST({{.Col}} AS TIMESTAMPTZ))
-        {{- if $.TSUnit}} WHEN regexp_full_match({{.Col}}, '[0-9]{1,18}(\.[0-9]{1,9})?') THEN {{template "epoch_text" ($.WithUnit .Col)}}{{end}} END
+        {{- if $.TSUnit}} ELSE {{template "epoch_text" ($.WithUnit .Col)}}{{end}} END
     {{- else if and (eq .Kind "timestamp") (not $.NaiveInGo)}}epoch_ms(CAST({{.Col}} AS TIMESTAMP))
     {{- else if eq .Kind "timestamptz"}}epoch_ms({{.Col}})
     {{- else if and (eq .Kind "integer") $.TSUnit}}{{template "epoch_ms" (printf "TRY_CAST(%s AS BIGINT)" .Col | $.WithUnit)}}
