@@ -101,8 +101,8 @@ durable batch a checkpoint per file (under --state; by default next to
 the embedded store) records the last row done, so an interrupted run
 (Ctrl-C, kill -9) resumes there when run again with the same arguments,
 and its rejects file lists the interrupted run's rejects too. A run with
-another --map, --format, --ts-zone, --ts-unit or --max-event-bytes reads
-the file again.
+another --map, --format, --delimiter, --ts-zone, --ts-unit or
+--max-event-bytes reads the file again.
 
 Parquet and CSV files load in bulk into the
 embedded store and into ClickHouse over HTTP (an http:// DSN), and are
